@@ -1,0 +1,31 @@
+# ztnc: ZeroTier Network Containers on seccomp user notification.
+GO      ?= go
+GOFLAGS ?=
+export CGO_ENABLED := 1
+
+.PHONY: all build test unit static bench demo clean
+
+all: build
+
+build:
+	$(GO) build $(GOFLAGS) -o bin/ztnc-run ./cmd/ztnc-run
+	$(GO) build $(GOFLAGS) -o bin/ztnc ./cmd/ztnc
+
+# Everything: vet, unit tests, and the end-to-end suites in tests/ (which run
+# each case as root and again as uid 65534 when started as root).
+test: build
+	$(GO) vet ./...
+	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) test -count=1 -timeout 35m ./...
+
+unit:
+	$(GO) test -count=1 ./supervisor/... ./netstack/... ./zerotier/...
+
+# A fully static ztnc-run (libseccomp.a from libseccomp-dev) for FROM scratch images.
+static:
+	$(GO) build -tags netgo,osusergo -ldflags '-linkmode external -extldflags "-static"' -o bin/ztnc-run-static ./cmd/ztnc-run
+
+bench: build
+	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) run ./tests/bench
+
+clean:
+	rm -rf bin tests/_results
