@@ -4,11 +4,18 @@
 package testutil
 
 import (
+	"bytes"
 	"context"
+	"debug/elf"
+	"errors"
+	"fmt"
+	"io"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"runtime"
+	"syscall"
 	"testing"
 	"time"
 )
@@ -84,4 +91,95 @@ func SharedTempDir(t testing.TB) string {
 		os.Chmod(p, 0o777)
 	}
 	return d
+}
+
+// FreePort returns a TCP port above 1024 that is currently free for TCP and
+// UDP on both 127.0.0.1 and ::1 of the host. (Under ztnc-run any port would
+// do, the stack being private; a host-free one also suits runs without it.)
+func FreePort(t testing.TB) int {
+	t.Helper()
+	for i := 0; i < 50; i++ {
+		l, err := net.Listen("tcp4", "127.0.0.1:0")
+		if err != nil {
+			t.Fatalf("FreePort: %v", err)
+		}
+		port := l.Addr().(*net.TCPAddr).Port
+		l.Close()
+		if port <= 1024 {
+			continue
+		}
+		ok := true
+		for _, probe := range []func() (io.Closer, error){
+			func() (io.Closer, error) { return net.Listen("tcp6", fmt.Sprintf("[::1]:%d", port)) },
+			func() (io.Closer, error) { return net.ListenPacket("udp4", fmt.Sprintf("127.0.0.1:%d", port)) },
+			func() (io.Closer, error) { return net.ListenPacket("udp6", fmt.Sprintf("[::1]:%d", port)) },
+		} {
+			c, err := probe()
+			if err != nil && !errors.Is(err, syscall.EADDRNOTAVAIL) && !errors.Is(err, syscall.EAFNOSUPPORT) {
+				ok = false
+				break
+			}
+			if c != nil {
+				c.Close()
+			}
+		}
+		if ok {
+			return port
+		}
+	}
+	t.Fatal("FreePort: no free port found")
+	return 0
+}
+
+// RunGroup runs argv in dir with exactly env (not inheriting the test's
+// environment) in a process group of its own, and returns its combined
+// output. When ctx ends, the whole group gets SIGTERM and, 3 s later,
+// SIGKILL (a plain CommandContext would kill only the first process).
+func RunGroup(ctx context.Context, dir string, env []string, argv ...string) ([]byte, error) {
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Dir = dir
+	c.Env = env
+	var out bytes.Buffer
+	c.Stdout = &out
+	c.Stderr = &out
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.WaitDelay = 5 * time.Second // a daemon left holding the pipes must not block Wait
+	if err := c.Start(); err != nil {
+		return nil, err
+	}
+	done := make(chan struct{})
+	go func() {
+		select {
+		case <-done:
+		case <-ctx.Done():
+			syscall.Kill(-c.Process.Pid, syscall.SIGTERM)
+			select {
+			case <-done:
+			case <-time.After(3 * time.Second):
+				syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+			}
+		}
+	}()
+	err := c.Wait()
+	close(done)
+	return out.Bytes(), err
+}
+
+// CheckStatic returns an error unless path is an ELF executable without a
+// program interpreter or shared-library dependencies (statically linked).
+func CheckStatic(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	for _, p := range f.Progs {
+		if p.Type == elf.PT_INTERP {
+			return fmt.Errorf("%s has a program interpreter (dynamically linked)", path)
+		}
+	}
+	if libs, _ := f.ImportedLibraries(); len(libs) > 0 {
+		return fmt.Errorf("%s needs shared libraries %v", path, libs)
+	}
+	return nil
 }
