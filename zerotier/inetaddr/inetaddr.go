@@ -30,14 +30,15 @@ const (
 var ErrInvalid = errors.New("invalid InetAddress")
 
 // Append appends the encoding of ap. The zero AddrPort encodes as "no address".
-// IPv4 (including IPv4-mapped IPv6, which ZeroTier never sends) is written as type 4.
+// IPv4-mapped IPv6 stays type 6, as it would in ZeroTier (AF_INET6); callers
+// wanting IPv4 on the wire should Unmap first.
 func Append(b []byte, ap netip.AddrPort) []byte {
 	a := ap.Addr()
 	switch {
 	case !a.IsValid():
 		return append(b, TypeNil)
-	case a.Is4() || a.Is4In6():
-		v4 := a.Unmap().As4()
+	case a.Is4():
+		v4 := a.As4()
 		b = append(b, TypeIPv4)
 		b = append(b, v4[:]...)
 	default:
@@ -54,7 +55,7 @@ func Size(ap netip.AddrPort) int {
 	switch {
 	case !a.IsValid():
 		return 1
-	case a.Is4() || a.Is4In6():
+	case a.Is4():
 		return 7
 	default:
 		return 19

@@ -34,7 +34,7 @@ func TestRoundTrip(t *testing.T) {
 		t.Errorf("nil: %x", enc)
 	}
 	mapped := netip.AddrPortFrom(netip.MustParseAddr("::ffff:10.0.0.1"), 1)
-	if enc := Append(nil, mapped); enc[0] != TypeIPv4 || len(enc) != 7 {
+	if enc := Append(nil, mapped); enc[0] != TypeIPv6 || len(enc) != 19 {
 		t.Errorf("4in6: %x", enc)
 	}
 }
