@@ -1,0 +1,237 @@
+/* UDP: sources, connected sockets, boundaries, truncation, sendmmsg/recvmmsg. */
+#include "common.h"
+
+static ssize_t rfrom(int fd, void *buf, size_t n, int flags, struct sockaddr_storage *from, socklen_t *fl)
+{
+	*fl = sizeof *from;
+	memset(from, 0, sizeof *from);
+	return recvfrom(fd, buf, n, flags, (struct sockaddr *)from, fl);
+}
+
+int main(void)
+{
+	watchdog(25);
+	struct sockaddr_storage sa, ca, c2a, from, tmp;
+	socklen_t fl;
+	char buf[4096];
+	ssize_t n;
+
+	int s = udp_socket(AF_INET, "127.0.0.1", &sa);
+	int c = udp_socket(AF_INET, "127.0.0.1", &ca);
+	OUT("bound: %s port_nonzero=%d", sa_str(&sa), sa_port(&sa) != 0);
+
+	/* 1. sendto/recvfrom with source check */
+	n = sendto(c, "hello", 5, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in));
+	OUT("sendto: ret=%zd", n);
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("recvfrom: len=%zd data=%.5s %s src_matches=%d fromlen=%d", n, buf, sa_str(&from), sa_eq(&from, &ca), fl);
+	EXPECT(n == 5 && sa_eq(&from, &ca));
+	/* reply back */
+	CK(sendto(s, "world", 5, 0, (struct sockaddr *)&from, fl));
+	n = rfrom(c, buf, sizeof buf, 0, &from, &fl);
+	OUT("reply: len=%zd data=%.5s src_matches=%d", n, buf, sa_eq(&from, &sa));
+
+	/* 2. unbound sender: autobind to 0.0.0.0:ephemeral, source is 127.0.0.1 */
+	int u = CK(socket(AF_INET, SOCK_DGRAM, 0));
+	CK(sendto(u, "auto", 4, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	sockname(u, &tmp);
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("autobind: sender_%s port_nonzero=%d src_%s src_port_matches=%d", sa_str(&tmp), sa_port(&tmp) != 0,
+	    sa_str(&from), sa_port(&from) == sa_port(&tmp));
+	close(u);
+
+	/* 3. connected UDP */
+	int k = CK(socket(AF_INET, SOCK_DGRAM, 0));
+	TRY("connect_udp", 0, connect(k, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	sockname(k, &tmp);
+	OUT("connected_name: %s port_nonzero=%d", sa_str(&tmp), sa_port(&tmp) != 0);
+	peername(k, &from);
+	OUT("connected_peer: equals_server=%d", sa_eq(&from, &sa));
+	n = send(k, "abc", 3, 0);
+	OUT("connected_send: ret=%zd", n);
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("connected_send: recv_len=%zd src_matches_connected_name=%d", n, sa_eq(&from, &tmp));
+	/* a datagram from another sender is filtered out by the connected socket */
+	int c2 = udp_socket(AF_INET, "127.0.0.1", &c2a);
+	CK(sendto(c2, "stranger", 8, 0, (struct sockaddr *)&tmp, sizeof(struct sockaddr_in)));
+	CK(sendto(s, "xyz", 3, 0, (struct sockaddr *)&tmp, sizeof(struct sockaddr_in)));
+	n = recv(k, buf, sizeof buf, 0);
+	OUT("connected_filter: recv_len=%zd data=%.*s", n, (int)(n > 0 ? n : 0), buf);
+	EXPECT(n == 3 && !memcmp(buf, "xyz", 3));
+	/* sendto with the connected address is fine */
+	TRY("connected_sendto_same", 0, sendto(k, "q", 1, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("connected_sendto_same: recv_len=%zd", n);
+	/* disconnect with AF_UNSPEC */
+	struct sockaddr unspec = { .sa_family = AF_UNSPEC };
+	TRY("disconnect_udp", 0, connect(k, &unspec, sizeof unspec));
+	fl = sizeof from;
+	TRY("getpeername_after_disconnect", ENOTCONN, getpeername(k, (struct sockaddr *)&from, &fl));
+	close(k);
+
+	/* 4. errors without a destination */
+	u = CK(socket(AF_INET, SOCK_DGRAM, 0));
+	TRY("send_unconnected", EDESTADDRREQ, send(u, "x", 1, 0));
+	fl = sizeof from;
+	TRY("getpeername_unconnected", ENOTCONN, getpeername(u, (struct sockaddr *)&from, &fl));
+	close(u);
+
+	/* 5. connected UDP to a closed port: ICMP port unreachable -> ECONNREFUSED */
+	u = udp_socket(AF_INET, "127.0.0.1", &tmp);
+	close(u); /* tmp is now a closed port */
+	k = CK(socket(AF_INET, SOCK_DGRAM, 0));
+	CK(connect(k, (struct sockaddr *)&tmp, sizeof(struct sockaddr_in)));
+	TRY("send_to_closed", 0, send(k, "x", 1, 0));
+	TRY("recv_after_unreachable", ECONNREFUSED, recv(k, buf, sizeof buf, 0));
+	close(k);
+
+	/* 6. datagram boundaries, zero-length datagram */
+	size_t sizes[] = { 100, 1, 1000, 0, 3000 };
+	for (int i = 0; i < 5; i++) {
+		memset(buf, 'a' + i, sizes[i]);
+		CK(sendto(c, buf, sizes[i], 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	}
+	for (int i = 0; i < 5; i++) {
+		memset(buf, 0, sizeof buf);
+		n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+		int ok = n == (ssize_t)sizes[i];
+		for (ssize_t j = 0; j < n; j++)
+			ok &= buf[j] == 'a' + i;
+		OUT("boundary[%d]: len=%zd content_ok=%d", i, n, ok);
+		EXPECT(ok);
+	}
+
+	/* 7. truncation */
+	memset(buf, 'T', 100);
+	CK(sendto(c, buf, 100, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	CK(sendto(c, "next", 4, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	n = rfrom(s, buf, 10, 0, &from, &fl);
+	OUT("short_buffer: ret=%zd", n);
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("short_buffer: next_datagram_len=%zd data=%.4s", n, buf);
+	CK(sendto(c, buf, 100, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	n = rfrom(s, buf, 10, MSG_TRUNC, &from, &fl);
+	OUT("msg_trunc_flag: ret=%zd src_matches=%d", n, sa_eq(&from, &ca));
+	CK(sendto(c, buf, 100, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	struct iovec iov = { buf, 10 };
+	struct msghdr mh = { .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+	n = recvmsg(s, &mh, 0);
+	OUT("recvmsg_trunc: ret=%zd msg_flags_trunc=%d namelen=%d src_matches=%d", n, !!(mh.msg_flags & MSG_TRUNC),
+	    mh.msg_namelen, sa_eq(&from, &ca));
+
+	/* 8. MSG_PEEK */
+	CK(sendto(c, "peek", 4, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	n = rfrom(s, buf, sizeof buf, MSG_PEEK, &from, &fl);
+	OUT("peek: len=%zd src_matches=%d", n, sa_eq(&from, &ca));
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("after_peek: len=%zd data=%.4s", n, buf);
+	TRY("empty_dontwait", EAGAIN, recv(s, buf, sizeof buf, MSG_DONTWAIT));
+
+	/* 9. recvmsg msg_name: full, short namelen, NULL name */
+	CK(sendto(c, "m1", 2, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	CK(sendto(c, "m2", 2, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	CK(sendto(c, "m3", 2, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	iov = (struct iovec){ buf, sizeof buf };
+	mh = (struct msghdr){ .msg_name = &from, .msg_namelen = sizeof from, .msg_iov = &iov, .msg_iovlen = 1 };
+	n = recvmsg(s, &mh, 0);
+	OUT("recvmsg_name: ret=%zd namelen=%d src_matches=%d flags=%d", n, mh.msg_namelen, sa_eq(&from, &ca), mh.msg_flags);
+	memset(&from, 0xAB, sizeof from);
+	mh = (struct msghdr){ .msg_name = &from, .msg_namelen = 8, .msg_iov = &iov, .msg_iovlen = 1 };
+	n = recvmsg(s, &mh, 0);
+	OUT("recvmsg_short_name: ret=%zd namelen=%d family=%s port_matches=%d byte8_untouched=%d", n, mh.msg_namelen,
+	    famname(from.ss_family), ntohs(((struct sockaddr_in *)&from)->sin_port) == sa_port(&ca),
+	    ((unsigned char *)&from)[8] == 0xAB);
+	mh = (struct msghdr){ .msg_iov = &iov, .msg_iovlen = 1 };
+	n = recvmsg(s, &mh, 0);
+	OUT("recvmsg_null_name: ret=%zd namelen=%d data=%.2s", n, mh.msg_namelen, buf);
+
+	/* 10. sendmsg with a destination and scattered iovecs */
+	struct iovec parts[3] = { { "sc", 2 }, { "at", 2 }, { "ter", 3 } };
+	mh = (struct msghdr){ .msg_name = &sa, .msg_namelen = sizeof(struct sockaddr_in), .msg_iov = parts, .msg_iovlen = 3 };
+	n = sendmsg(c, &mh, 0);
+	OUT("sendmsg: ret=%zd", n);
+	n = rfrom(s, buf, sizeof buf, 0, &from, &fl);
+	OUT("sendmsg: recv_len=%zd data=%.7s src_matches=%d", n, buf, sa_eq(&from, &ca));
+
+	/* 11. sendmmsg to two destinations, recvmmsg with per-message sources */
+	struct sockaddr_storage s2a;
+	int s2 = udp_socket(AF_INET, "127.0.0.1", &s2a);
+	struct mmsghdr mm[4];
+	struct iovec iovs[4];
+	const char *msgs[] = { "one", "two!", "three" };
+	struct sockaddr_storage *dst[] = { &sa, &s2a, &sa };
+	memset(mm, 0, sizeof mm);
+	for (int i = 0; i < 3; i++) {
+		iovs[i] = (struct iovec){ (void *)msgs[i], strlen(msgs[i]) };
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = dst[i], .msg_namelen = sizeof(struct sockaddr_in),
+						 .msg_iov = &iovs[i], .msg_iovlen = 1 };
+	}
+	int m = sendmmsg(c, mm, 3, 0);
+	OUT("sendmmsg: ret=%d len0=%u len1=%u len2=%u", m, mm[0].msg_len, mm[1].msg_len, mm[2].msg_len);
+	/* s gets "one" and "three" (in order, from one sender) */
+	char rb[4][64];
+	struct sockaddr_storage rfromv[4];
+	memset(mm, 0, sizeof mm);
+	memset(rb, 0, sizeof rb);
+	for (int i = 0; i < 4; i++) {
+		iovs[i] = (struct iovec){ rb[i], sizeof rb[i] };
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = &rfromv[i], .msg_namelen = sizeof rfromv[i],
+						 .msg_iov = &iovs[i], .msg_iovlen = 1 };
+	}
+	m = recvmmsg(s, mm, 2, 0, NULL);
+	OUT("recvmmsg: ret=%d", m);
+	for (int i = 0; i < m && i < 2; i++)
+		OUT("recvmmsg[%d]: len=%u data=%s namelen=%d src_matches=%d", i, mm[i].msg_len, rb[i],
+		    mm[i].msg_hdr.msg_namelen, sa_eq(&rfromv[i], &ca));
+	n = rfrom(s2, buf, sizeof buf, 0, &from, &fl);
+	OUT("sendmmsg_second_dest: len=%zd data=%.4s src_matches=%d", n, buf, sa_eq(&from, &ca));
+
+	/* recvmmsg batch with two different senders; report sorted by content */
+	CK(sendto(c, "from-c", 6, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	CK(sendto(c2, "from-c2", 7, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	CK(sendto(c, "from-c", 6, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	memset(mm, 0, sizeof mm);
+	memset(rb, 0, sizeof rb);
+	for (int i = 0; i < 4; i++) {
+		iovs[i] = (struct iovec){ rb[i], sizeof rb[i] };
+		mm[i].msg_hdr = (struct msghdr){ .msg_name = &rfromv[i], .msg_namelen = sizeof rfromv[i],
+						 .msg_iov = &iovs[i], .msg_iovlen = 1 };
+	}
+	m = recvmmsg(s, mm, 3, 0, NULL);
+	int fromc = 0, fromc2 = 0, bad = 0;
+	for (int i = 0; i < m; i++) {
+		if (!strcmp(rb[i], "from-c") && sa_eq(&rfromv[i], &ca))
+			fromc++;
+		else if (!strcmp(rb[i], "from-c2") && sa_eq(&rfromv[i], &c2a))
+			fromc2++;
+		else
+			bad++;
+	}
+	OUT("recvmmsg_two_senders: ret=%d from_c=%d from_c2=%d mismatched=%d", m, fromc, fromc2, bad);
+
+	/* MSG_WAITFORONE: one datagram present, vlen 4 -> 1 */
+	CK(sendto(c, "solo", 4, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	memset(rb, 0, sizeof rb);
+	m = recvmmsg(s, mm, 4, MSG_WAITFORONE, NULL);
+	OUT("recvmmsg_waitforone: ret=%d data=%s", m, rb[0]);
+	TRY("recvmmsg_dontwait_empty", EAGAIN, recvmmsg(s, mm, 4, MSG_DONTWAIT, NULL));
+
+	/* 12. a large datagram (60000 bytes) */
+	static char big[60000], bigr[65536];
+	for (size_t i = 0; i < sizeof big; i++)
+		big[i] = (char)(i * 31 + 7);
+	n = sendto(c, big, sizeof big, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in));
+	OUT("large: sent=%zd", n);
+	n = rfrom(s, bigr, sizeof bigr, 0, &from, &fl);
+	OUT("large: recv=%zd equal=%d", n, n == (ssize_t)sizeof big && !memcmp(big, bigr, sizeof big));
+	TRY("too_large", EMSGSIZE, sendto(c, bigr, 65508, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+
+	/* 13. poll readiness */
+	int ev = wait_poll(s, POLLIN | POLLOUT, 0);
+	OUT("poll_idle: revents=%s", pollstr(ev));
+	CK(sendto(c, "r", 1, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	ev = wait_poll(s, POLLIN, 10000);
+	OUT("poll_data: revents=%s", pollstr(ev));
+	CK(recv(s, buf, sizeof buf, 0));
+	return finish("udp");
+}
