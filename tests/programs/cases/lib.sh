@@ -95,7 +95,12 @@ check_sha() {
 # check_eq WANT GOT WHAT
 check_eq() {
 	[ "$2" = "$1" ] || fail "$3: got '$2', want '$1'"
-	log "ok: $3 = '$2'"
+	_lines=$(printf '%s\n' "$2" | wc -l)
+	if [ "$_lines" -gt 8 ]; then
+		log "ok: $3 ($_lines lines as expected, sha256 $(printf '%s' "$2" | sha256sum | cut -d' ' -f1))"
+	else
+		log "ok: $3 = '$2'"
+	fi
 }
 
 # mkblob FILE BYTES: a file of pseudo-random (non-compressible) content.
