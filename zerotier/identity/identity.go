@@ -22,7 +22,7 @@ const Type0 = 0
 // Binary sizes.
 const (
 	PublicBinarySize = address.Size + 1 + c25519.PublicKeySize + 1 // 71
-	SecretBinarySize = PublicBinarySize + c25519.PrivateKeySize     // 135
+	SecretBinarySize = PublicBinarySize + c25519.PrivateKeySize    // 135
 )
 
 // PeerKeySize is the length of the symmetric key two identities agree on
