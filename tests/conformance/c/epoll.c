@@ -67,7 +67,7 @@ int main(void)
 	waitp("conn_peer_shut_wr", -1, a);
 	OUT("conn_peer_shut_wr: read=%zd", read(a, buf, sizeof buf));
 	/* add EPOLLOUT: writable; then shut down our side too: EPOLLHUP */
-	ev = (struct epoll_event){ .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.fd = a };
+	struct epoll_event ev = { .events = EPOLLIN | EPOLLOUT | EPOLLRDHUP, .data.fd = a };
 	CK(epoll_ctl(ep, EPOLL_CTL_MOD, a, &ev));
 	waitp("conn_writable_half_closed", 0, a);
 	CK(shutdown(a, SHUT_WR));
