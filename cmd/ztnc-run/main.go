@@ -1,0 +1,164 @@
+// Command ztnc-run runs a program with its sockets on a virtual network:
+// a private network of its own (--local), with no root, no tun device and no
+// change to the host's network.
+package main
+
+import (
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/netip"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"ztnc/netstack"
+	"ztnc/supervisor"
+)
+
+const usage = `usage: ztnc-run [flags] -- CMD [ARGS…]
+
+Runs CMD, and every process it starts, with its sockets on a virtual network
+owned by this ztnc-run. Nothing they do reaches the host's network stack.
+
+Flags:
+  --local CIDR     a private network: CMD gets the address of CIDR on its
+                   prefix (--local 10.9.0.1/24 gives 10.9.0.1 on a /24).
+                   Repeatable, e.g. once for IPv4 and once for IPv6
+                   (--local fd00:9::1/64).
+  --mtu N          MTU of the --local network (default 2800, as ZeroTier's)
+  --grace DURATION when CMD exits, how long its remaining descendants get
+                   between SIGTERM and SIGKILL (default 2s)
+  -v               log the supervisor's work to stderr
+  -h, --help       this text
+
+Every ztnc-run also gives CMD a virtual loopback (127.0.0.0/8 and ::1) that is
+CMD's alone. ztnc-run exits with CMD's exit status (128+N when CMD is killed
+by signal N; 125 when ztnc-run itself fails, 126/127 when CMD cannot be run).
+SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD.
+`
+
+type prefixes []netip.Prefix
+
+func (p *prefixes) String() string { return fmt.Sprint(*p) }
+func (p *prefixes) Set(s string) error {
+	pf, err := netip.ParsePrefix(s)
+	if err != nil {
+		return fmt.Errorf("not an address/prefix like 10.9.0.1/24: %q", s)
+	}
+	a := pf.Addr()
+	if a.IsLoopback() || a.IsUnspecified() || a.IsMulticast() || a == pf.Masked().Addr() && pf.Bits() < a.BitLen()-1 {
+		return fmt.Errorf("%s: need a host address inside the prefix, like 10.9.0.1/24", s)
+	}
+	*p = append(*p, pf)
+	return nil
+}
+
+func main() {
+	if supervisor.IsInitStage() {
+		supervisor.RunInitStage()
+		return
+	}
+	os.Exit(run(os.Args[1:]))
+}
+
+func run(args []string) int {
+	fs := flag.NewFlagSet("ztnc-run", flag.ContinueOnError)
+	fs.SetOutput(io.Discard)
+	var locals prefixes
+	fs.Var(&locals, "local", "")
+	mtu := fs.Uint("mtu", 2800, "")
+	grace := fs.Duration("grace", 2*time.Second, "")
+	verbose := fs.Bool("v", false, "")
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			fmt.Print(usage)
+			return 0
+		}
+		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n\n%s", err, usage)
+		return 2
+	}
+	argv := fs.Args()
+	if len(argv) == 0 {
+		fmt.Fprintf(os.Stderr, "ztnc-run: no command given\n\n%s", usage)
+		return 2
+	}
+	if len(locals) == 0 {
+		fmt.Fprintf(os.Stderr, "ztnc-run: give a network: --local CIDR\n\n%s", usage)
+		return 2
+	}
+	if *mtu < 1280 || *mtu > 65000 {
+		fmt.Fprintf(os.Stderr, "ztnc-run: --mtu %d: must be between 1280 and 65000\n", *mtu)
+		return 2
+	}
+	level := slog.LevelWarn
+	if *verbose {
+		level = slog.LevelDebug
+	}
+	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+
+	st, err := netstack.New()
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+		return 125
+	}
+	nic, err := st.AttachPort("local", netstack.NewNullPort(uint32(*mtu)))
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+		return 125
+	}
+	for _, p := range locals {
+		if err := st.AddAddress(nic, p); err != nil {
+			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+			return 125
+		}
+	}
+	sup, err := supervisor.New(st, log)
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+		return 125
+	}
+	return supervise(sup, argv, *grace)
+}
+
+// supervise runs argv under sup and returns the exit status to use.
+func supervise(sup *supervisor.Supervisor, argv []string, grace time.Duration) int {
+	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: PR_SET_CHILD_SUBREAPER: %v\n", err)
+		return 125
+	}
+	sigs := make(chan os.Signal, 8)
+	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
+	cmd, lfd, err := supervisor.Start(argv, os.Environ())
+	if err != nil {
+		var ie *supervisor.InitError
+		if errors.As(err, &ie) && ie.Cmd.ProcessState != nil {
+			return exitCode(unix.WaitStatus(ie.Cmd.ProcessState.Sys().(syscall.WaitStatus)))
+		}
+		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+		if strings.Contains(err.Error(), "seccomp") {
+			fmt.Fprintln(os.Stderr, "ztnc-run: needs Linux ≥ 5.9 with seccomp user notification")
+		}
+		return 125
+	}
+	pid := cmd.Process.Pid
+	go func() {
+		for s := range sigs {
+			unix.Kill(pid, s.(syscall.Signal))
+		}
+	}()
+	go func() {
+		if err := sup.Serve(lfd); err != nil {
+			slog.Error("supervisor stopped", "err", err)
+		}
+	}()
+	ws := waitTarget(pid)
+	reapRest(grace)
+	return exitCode(ws)
+}

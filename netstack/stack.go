@@ -1,0 +1,135 @@
+// Package netstack is the userspace TCP/IP stack the supervised programs'
+// sockets live on: one gVisor stack with a private loopback NIC and one NIC
+// per attached virtual Ethernet port (a --local network, or a ZeroTier
+// network's port).
+package netstack
+
+import (
+	"fmt"
+	"net/netip"
+	"sync"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/link/loopback"
+	"gvisor.dev/gvisor/pkg/tcpip/network/arp"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+)
+
+// LoopbackNIC is the id of the private loopback NIC.
+const LoopbackNIC tcpip.NICID = 1
+
+// Stack is one userspace network stack.
+type Stack struct {
+	*stack.Stack
+
+	mu      sync.Mutex
+	nextNIC tcpip.NICID
+	routes  []tcpip.Route
+	ports   map[tcpip.NICID]*portLink
+}
+
+// New returns a stack with IPv4, IPv6, ARP, TCP, UDP and ICMP echo, tuned as
+// the anchors advise, and with its private loopback (127.0.0.0/8, ::1).
+func New() (*Stack, error) {
+	s := stack.New(stack.Options{
+		NetworkProtocols:   []stack.NetworkProtocolFactory{ipv4.NewProtocol, ipv6.NewProtocol, arp.NewProtocol},
+		TransportProtocols: []stack.TransportProtocolFactory{tcp.NewProtocol, udp.NewProtocol, icmp.NewProtocol4, icmp.NewProtocol6},
+		// Connections to one of our own addresses on a non-loopback NIC are
+		// delivered locally, as the kernel does.
+		HandleLocal: true,
+	})
+	if err := tune(s); err != nil {
+		return nil, err
+	}
+	st := &Stack{Stack: s, nextNIC: LoopbackNIC + 1, ports: map[tcpip.NICID]*portLink{}}
+	if err := st.addLoopback(); err != nil {
+		return nil, err
+	}
+	return st, nil
+}
+
+func tune(s *stack.Stack) error {
+	sack := tcpip.TCPSACKEnabled(true)
+	moderate := tcpip.TCPModerateReceiveBufferOption(true)
+	// reno rather than cubic: gVisor's cubic had an integer overflow (gvisor#11632).
+	cc := tcpip.CongestionControlOption("reno")
+	rcv := tcpip.TCPReceiveBufferSizeRangeOption{Min: 4096, Default: 1 << 20, Max: 8 << 20}
+	snd := tcpip.TCPSendBufferSizeRangeOption{Min: 4096, Default: 1 << 20, Max: 6 << 20}
+	for _, o := range []tcpip.SettableTransportProtocolOption{&sack, &moderate, &cc, &rcv, &snd} {
+		if err := s.SetTransportProtocolOption(tcp.ProtocolNumber, o); err != nil {
+			return fmt.Errorf("netstack: tcp option %T: %s", o, err)
+		}
+	}
+	return nil
+}
+
+func (st *Stack) addLoopback() error {
+	if err := st.CreateNICWithOptions(LoopbackNIC, loopback.New(), stack.NICOptions{Name: "lo"}); err != nil {
+		return fmt.Errorf("netstack: loopback NIC: %s", err)
+	}
+	for _, p := range []string{"127.0.0.1/8", "::1/128"} {
+		if err := st.AddAddress(LoopbackNIC, netip.MustParsePrefix(p)); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// AddAddress assigns prefix's address to nic and routes prefix's subnet
+// through it.
+func (st *Stack) AddAddress(nic tcpip.NICID, prefix netip.Prefix) error {
+	proto := ipv4.ProtocolNumber
+	if prefix.Addr().Is6() && !prefix.Addr().Is4In6() {
+		proto = ipv6.ProtocolNumber
+	}
+	a := tcpip.AddrFromSlice(prefix.Addr().Unmap().AsSlice())
+	pa := tcpip.ProtocolAddress{Protocol: proto, AddressWithPrefix: tcpip.AddressWithPrefix{Address: a, PrefixLen: prefix.Bits()}}
+	if err := st.AddProtocolAddress(nic, pa, stack.AddressProperties{}); err != nil {
+		return fmt.Errorf("netstack: adding %s to NIC %d: %s", prefix, nic, err)
+	}
+	st.AddRouteVia(nic, prefix.Masked(), netip.Addr{})
+	return nil
+}
+
+// AddRouteVia routes dst through nic, to gateway gw when it is valid.
+func (st *Stack) AddRouteVia(nic tcpip.NICID, dst netip.Prefix, gw netip.Addr) {
+	sub, err := tcpip.NewSubnet(tcpip.AddrFromSlice(dst.Addr().Unmap().AsSlice()), tcpip.MaskFromBytes(prefixMask(dst)))
+	if err != nil {
+		return
+	}
+	r := tcpip.Route{Destination: sub, NIC: nic}
+	if gw.IsValid() {
+		r.Gateway = tcpip.AddrFromSlice(gw.Unmap().AsSlice())
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	st.routes = append(st.routes, r)
+	st.SetRouteTable(st.routes)
+}
+
+func prefixMask(p netip.Prefix) []byte {
+	n := 4
+	if p.Addr().Is6() && !p.Addr().Is4In6() {
+		n = 16
+	}
+	m := make([]byte, n)
+	for i := 0; i < p.Bits(); i++ {
+		m[i/8] |= 0x80 >> (i % 8)
+	}
+	return m
+}
+
+// Close tears the stack down.
+func (st *Stack) Close() {
+	st.mu.Lock()
+	for _, p := range st.ports {
+		p.close()
+	}
+	st.mu.Unlock()
+	st.Stack.Close()
+}

@@ -1,0 +1,254 @@
+package supervisor
+
+import (
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// sysConnect: connect(fd, addr, addrlen).
+func (s *Supervisor) sysConnect(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	alen := int(int32(c.args[2]))
+	if alen < 0 || alen > 128 {
+		c.fail(unix.EINVAL)
+		return
+	}
+	b, e := readMem(c.pid, c.args[1], alen)
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	if !c.valid() {
+		return
+	}
+	addr, unspec, e := decodeAddr(b, so.fam)
+	if so.stream() {
+		if e != 0 && !unspec {
+			c.fail(e)
+			return
+		}
+		so.connectStream(c, addr, unspec)
+		return
+	}
+	if unspec {
+		so.disconnect()
+		c.ret(0)
+		return
+	}
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	if terr := so.ep.Connect(addr); terr != nil {
+		c.fail(errnoOf(terr))
+		return
+	}
+	so.mu.Lock()
+	so.remote = &addr
+	so.mu.Unlock()
+	c.ret(0)
+}
+
+func (so *socket) disconnect() {
+	so.ep.Disconnect()
+	so.mu.Lock()
+	so.remote = nil
+	so.mu.Unlock()
+}
+
+func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
+	so.mu.Lock()
+	switch so.state {
+	case stConnected:
+		if !so.reported {
+			so.reported = true
+			so.mu.Unlock()
+			c.ret(0)
+			return
+		}
+		so.mu.Unlock()
+		c.fail(unix.EISCONN)
+		return
+	case stListening:
+		so.mu.Unlock()
+		c.fail(unix.EISCONN)
+		return
+	case stConnecting:
+		done := so.connDone
+		so.mu.Unlock()
+		if c.nonblocking(c.args[0]) {
+			c.fail(unix.EALREADY)
+			return
+		}
+		// A blocking connect restarted after a signal waits for the same
+		// attempt: never a second dial.
+		go so.awaitConnect(c, done)
+		return
+	}
+	if unspec {
+		so.mu.Unlock()
+		c.ret(0)
+		return
+	}
+	fd := int(c.args[0])
+	dup, err := takeFD(c.pid, fd)
+	if err != nil {
+		so.mu.Unlock()
+		c.fail(unix.EBADF)
+		return
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	nonblock := fl&unix.O_NONBLOCK != 0
+
+	e, ch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventHUp | waiter.EventErr)
+	so.wq.EventRegister(&e)
+	terr := so.ep.Connect(addr)
+	switch terr.(type) {
+	case nil:
+		so.wq.EventUnregister(&e)
+		so.state = stConnected
+		so.reported = true
+		so.owner.pid, so.owner.fd = c.pid, fd
+		so.mu.Unlock()
+		unix.Close(dup)
+		so.startStream()
+		c.ret(0)
+		return
+	case *tcpip.ErrConnectStarted:
+	default:
+		so.wq.EventUnregister(&e)
+		so.mu.Unlock()
+		unix.Close(dup)
+		c.fail(errnoOf(terr))
+		return
+	}
+	so.state = stConnecting
+	so.soError = 0
+	so.connDone = make(chan struct{})
+	so.owner.pid, so.owner.fd = c.pid, fd
+	done := so.connDone
+	sentinel := 0
+	if nonblock {
+		sentinel = so.blockWrites(dup)
+	}
+	so.mu.Unlock()
+
+	go func() {
+		<-ch
+		so.wq.EventUnregister(&e)
+		so.finishConnect(addr, dup, sentinel)
+	}()
+	if nonblock {
+		c.fail(unix.EINPROGRESS)
+		return
+	}
+	so.awaitConnect(c, done)
+}
+
+// blockWrites keeps a non-blocking connect's socket unwritable until the
+// handshake completes: poll/epoll must not report POLLOUT early. It fills the
+// program end's send buffer (shrunk to its minimum) with filler bytes that
+// finishConnect discards unread. It returns how many it wrote.
+func (so *socket) blockWrites(dup int) int {
+	so.sndbuf, _ = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
+	filler := make([]byte, 16<<10)
+	n := 0
+	for {
+		m, err := unix.SendmsgN(dup, filler, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		if m > 0 {
+			n += m
+		}
+		if err != nil || m == 0 {
+			return n
+		}
+	}
+}
+
+// finishConnect records the outcome of a handshake and, on success, starts
+// carrying data.
+func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
+	terr := so.ep.Connect(addr) // asking again yields the outcome
+	so.mu.Lock()
+	if so.state != stConnecting {
+		so.mu.Unlock()
+		unix.Close(dup)
+		return
+	}
+	if terr == nil || isAlreadyConnected(terr) {
+		so.state = stConnected
+		so.reported = false
+	} else {
+		so.state = stFailed
+		so.soError = errnoOf(terr)
+	}
+	if sentinel > 0 {
+		discard(so.peerFd, sentinel)
+		half := so.sndbuf / 2 // the kernel doubles what it is given
+		unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, half)
+	}
+	unix.Close(dup)
+	ok := so.state == stConnected
+	close(so.connDone)
+	so.mu.Unlock()
+	if ok {
+		so.startStream()
+	}
+}
+
+func isAlreadyConnected(err tcpip.Error) bool {
+	_, ok := err.(*tcpip.ErrAlreadyConnected)
+	return ok
+}
+
+// awaitConnect answers a blocking connect when its attempt ends.
+func (so *socket) awaitConnect(c *call, done chan struct{}) {
+	if !c.waitChan(done) {
+		return // interrupted: a restarted connect will find the outcome
+	}
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	switch so.state {
+	case stConnected:
+		if so.reported {
+			c.fail(unix.EISCONN)
+			return
+		}
+		so.reported = true
+		c.ret(0)
+	case stFailed:
+		e := so.soError
+		so.soError = 0
+		c.fail(e)
+	default:
+		c.fail(unix.ECONNABORTED)
+	}
+}
+
+// discard reads and drops exactly n bytes from fd.
+func discard(fd int, n int) {
+	buf := make([]byte, min(n, 64<<10))
+	for n > 0 {
+		m, err := unix.Read(fd, buf[:min(n, len(buf))])
+		if m > 0 {
+			n -= m
+			continue
+		}
+		if err == unix.EAGAIN || err == unix.EINTR {
+			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
+			unix.Poll(p, 1000)
+			continue
+		}
+		return
+	}
+}
+
+// nonblocking reports whether the caller's fd is in non-blocking mode.
+func (c *call) nonblocking(fd uint64) bool {
+	fl, err := fdFlags(c.pid, int(fd))
+	return err == nil && fl&unix.O_NONBLOCK != 0
+}

@@ -1,0 +1,370 @@
+package supervisor
+
+import (
+	"bytes"
+	"hash/maphash"
+	"io"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// UDP and ICMP datagrams reach the program through its AF_UNIX seqpacket end,
+// so plain recv/read stay untrapped. recvfrom/recvmsg with an address are
+// trapped and must report each datagram's true source: the supervisor logs
+// (hash of payload, source) as it delivers, and the trapped receive matches
+// the datagram it took against that log. Datagrams consumed untrapped simply
+// leave stale entries, which matching skips.
+
+const maxDatagram = 65535
+
+var srcSeed = maphash.MakeSeed()
+
+type srcEntry struct {
+	sum  uint64
+	addr tcpip.FullAddress
+}
+
+type sourceLog struct {
+	mu sync.Mutex
+	q  []srcEntry
+}
+
+const sourceLogMax = 4096
+
+func (l *sourceLog) push(data []byte, a tcpip.FullAddress) {
+	l.mu.Lock()
+	if len(l.q) >= sourceLogMax {
+		l.q = l.q[1:]
+	}
+	l.q = append(l.q, srcEntry{maphash.Bytes(srcSeed, data), a})
+	l.mu.Unlock()
+}
+
+// take finds the source of data, dropping it (and older stale entries)
+// unless peek.
+func (l *sourceLog) take(data []byte, peek bool) (tcpip.FullAddress, bool) {
+	sum := maphash.Bytes(srcSeed, data)
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	for i, e := range l.q {
+		if e.sum == sum {
+			if !peek {
+				l.q = l.q[i+1:]
+			}
+			return e.addr, true
+		}
+	}
+	return tcpip.FullAddress{}, false
+}
+
+func (so *socket) startDatagram() {
+	so.mu.Lock()
+	so.reading = true
+	so.mu.Unlock()
+	go so.dgramNetToProgram()
+	go so.dgramProgramToNet()
+}
+
+func (so *socket) dgramNetToProgram() {
+	buf := make([]byte, maxDatagram+1)
+	rc, err := so.peer.SyscallConn()
+	if err != nil {
+		return
+	}
+	e, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+	so.wq.EventRegister(&e)
+	defer so.wq.EventUnregister(&e)
+	for {
+		w := tcpip.SliceWriter(buf)
+		res, terr := so.ep.Read(&w, tcpip.ReadOptions{NeedRemoteAddr: true})
+		if _, wb := terr.(*tcpip.ErrWouldBlock); wb {
+			<-ch
+			so.mu.Lock()
+			closed := so.state == stClosed
+			so.mu.Unlock()
+			if closed {
+				return
+			}
+			continue
+		}
+		if terr != nil {
+			if _, closed := terr.(*tcpip.ErrClosedForReceive); closed {
+				return
+			}
+			continue // e.g. an ICMP error for a connected socket
+		}
+		data := buf[:res.Count]
+		so.sources.push(data, res.RemoteAddr)
+		// A full receive queue drops the datagram, as UDP does.
+		werr := rc.Write(func(fd uintptr) bool {
+			unix.SendmsgN(int(fd), data, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			return true
+		})
+		if werr != nil {
+			return
+		}
+	}
+}
+
+// dgramProgramToNet sends what the program wrote untrapped (send/write on a
+// connected socket) to the connected peer.
+func (so *socket) dgramProgramToNet() {
+	buf := make([]byte, maxDatagram+1)
+	for {
+		n, err := so.peer.Read(buf)
+		if err == io.EOF || n == 0 && err == nil {
+			if so.peerHungUp() {
+				break
+			}
+			n, err = 0, nil // an empty datagram
+		}
+		if err != nil {
+			break
+		}
+		so.mu.Lock()
+		connected := so.remote != nil
+		so.mu.Unlock()
+		if connected {
+			so.ep.Write(bytes.NewReader(buf[:n]), tcpip.WriteOptions{})
+		}
+	}
+	so.mu.Lock()
+	so.reading = false
+	so.mu.Unlock()
+	so.close()
+}
+
+// dgramSend sends payload to 'to' (nil: the connected peer).
+func (so *socket) dgramSend(payload []byte, to *tcpip.FullAddress) (int, unix.Errno) {
+	if len(payload) > maxDatagram-28 {
+		return 0, unix.EMSGSIZE
+	}
+	n, terr := so.ep.Write(bytes.NewReader(payload), tcpip.WriteOptions{To: to})
+	if terr != nil {
+		return 0, errnoOf(terr)
+	}
+	return int(n), 0
+}
+
+// destination decodes the address of a sendto/sendmsg; nil means none.
+func (so *socket) destination(pid int, ptr uint64, alen int) (*tcpip.FullAddress, unix.Errno) {
+	if ptr == 0 || alen == 0 {
+		return nil, 0
+	}
+	if alen < 0 || alen > 128 {
+		return nil, unix.EINVAL
+	}
+	b, e := readMem(pid, ptr, alen)
+	if e != 0 {
+		return nil, e
+	}
+	a, unspec, e := decodeAddr(b, so.fam)
+	if unspec {
+		return nil, 0
+	}
+	if e != 0 {
+		return nil, e
+	}
+	return &a, 0
+}
+
+// sysSendto: sendto(fd, buf, len, flags, addr, addrlen) with an address.
+func (s *Supervisor) sysSendto(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	if so.stream() {
+		s.streamSend(c, so, c.args[1], c.args[2], int(c.args[3]))
+		return
+	}
+	if c.args[2] > maxDatagram {
+		c.fail(unix.EMSGSIZE)
+		return
+	}
+	payload, e := readMem(c.pid, c.args[1], int(c.args[2]))
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	to, e := so.destination(c.pid, c.args[4], int(int32(c.args[5])))
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	if !c.valid() {
+		return
+	}
+	n, e := so.dgramSend(payload, to)
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	c.ret(int64(n))
+}
+
+// streamSend: sendto with an address on a TCP socket ignores the address,
+// as Linux does; the bytes go through the program's own end.
+func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
+	payload, e := readMem(c.pid, buf, int(min(n, maxCopy)))
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	dup, err := takeFD(c.pid, int(c.args[0]))
+	if err != nil {
+		c.fail(unix.EBADF)
+		return
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
+	try := func() bool {
+		m, err := unix.SendmsgN(dup, payload, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		if err == unix.EAGAIN && block {
+			return false
+		}
+		if err != nil {
+			c.fail(err.(unix.Errno))
+		} else {
+			c.ret(int64(m))
+		}
+		return true
+	}
+	c.retry(dup, unix.POLLOUT, try)
+}
+
+// retry runs try, and while it reports false (it would block) waits for fd
+// to have events, off the notification loop. It closes fd at the end.
+func (c *call) retry(fd int, events int16, try func() bool) {
+	if try() {
+		unix.Close(fd)
+		return
+	}
+	go func() {
+		defer unix.Close(fd)
+		for c.waitFD(fd, events) {
+			if !c.valid() {
+				return
+			}
+			if try() {
+				return
+			}
+		}
+	}()
+}
+
+// received is one datagram taken for a trapped receive.
+type received struct {
+	data  []byte // what fits the caller's buffer
+	full  int    // the datagram's length
+	from  tcpip.FullAddress
+	known bool
+}
+
+// recvDatagram takes one datagram from dup (the program's end) for a trapped
+// receive of at most size bytes. It reports EAGAIN when none is queued.
+func (so *socket) recvDatagram(dup int, size int, flags int) (received, unix.Errno) {
+	buf := make([]byte, maxDatagram+1)
+	n, _, _, _, err := unix.Recvmsg(dup, buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	if err != nil {
+		return received{}, err.(unix.Errno)
+	}
+	r := received{full: n, data: buf[:min(n, size)]}
+	r.from, r.known = so.sources.take(buf[:n], flags&unix.MSG_PEEK != 0)
+	if !r.known {
+		so.mu.Lock()
+		if so.remote != nil {
+			r.from, r.known = *so.remote, true
+		}
+		so.mu.Unlock()
+	}
+	return r, 0
+}
+
+// sysRecvfrom: recvfrom(fd, buf, len, flags, addr, addrlen) with an address.
+func (s *Supervisor) sysRecvfrom(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	bufPtr, size, flags, addrPtr, lenPtr := c.args[1], int(min(c.args[2], maxCopy)), int(c.args[3]), c.args[4], c.args[5]
+	if lenPtr != 0 {
+		l, e := readU32(c.pid, lenPtr)
+		if e != 0 {
+			c.fail(e)
+			return
+		}
+		if int32(l) < 0 {
+			c.fail(unix.EINVAL)
+			return
+		}
+	} else if addrPtr != 0 && !so.stream() {
+		c.fail(unix.EFAULT)
+		return
+	}
+	dup, err := takeFD(c.pid, int(c.args[0]))
+	if err != nil {
+		c.fail(unix.EBADF)
+		return
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
+	if so.stream() {
+		// TCP ignores the address: a plain receive that reports a zero length.
+		c.retry(dup, unix.POLLIN, func() bool {
+			buf := make([]byte, size)
+			n, _, _, _, err := unix.Recvmsg(dup, buf, nil, flags&^unix.MSG_DONTWAIT|unix.MSG_DONTWAIT)
+			if err == unix.EAGAIN && block {
+				return false
+			}
+			if err != nil {
+				c.fail(err.(unix.Errno))
+				return true
+			}
+			if e := writeMem(c.pid, bufPtr, buf[:n]); e != 0 {
+				c.fail(e)
+				return true
+			}
+			if lenPtr != 0 {
+				writeU32(c.pid, lenPtr, 0)
+			}
+			c.ret(int64(n))
+			return true
+		})
+		return
+	}
+	if flags&unix.MSG_ERRQUEUE != 0 {
+		unix.Close(dup)
+		c.fail(unix.EAGAIN) // no errors are ever queued
+		return
+	}
+	c.retry(dup, unix.POLLIN, func() bool {
+		r, e := so.recvDatagram(dup, size, flags)
+		if e == unix.EAGAIN && block {
+			return false
+		}
+		if e != 0 {
+			c.fail(e)
+			return true
+		}
+		if e := writeMem(c.pid, bufPtr, r.data); e != 0 {
+			c.fail(e)
+			return true
+		}
+		if addrPtr != 0 {
+			if e := putAddr(c.pid, addrPtr, lenPtr, encodeAddr(r.from, so.fam)); e != 0 {
+				c.fail(e)
+				return true
+			}
+		}
+		ret := len(r.data)
+		if flags&unix.MSG_TRUNC != 0 {
+			ret = r.full
+		}
+		c.ret(int64(ret))
+		return true
+	})
+}

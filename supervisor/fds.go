@@ -1,0 +1,103 @@
+package supervisor
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"strconv"
+
+	"golang.org/x/sys/unix"
+)
+
+// Sockets are known by inode, not by fd number: fds are dup'ed, inherited
+// across fork and exec, and reused after close.
+
+// fdInode returns the inode of pid's fd and whether it is a socket.
+func fdInode(pid int, fd uint64) (ino uint64, isSock bool, e unix.Errno) {
+	if int64(int32(fd)) < 0 || fd > 1<<31 {
+		return 0, false, unix.EBADF
+	}
+	var st unix.Stat_t
+	if err := unix.Stat(fmt.Sprintf("/proc/%d/fd/%d", pid, int32(fd)), &st); err != nil {
+		if err == unix.ENOENT {
+			return 0, false, unix.EBADF
+		}
+		return 0, false, err.(unix.Errno)
+	}
+	return st.Ino, st.Mode&unix.S_IFMT == unix.S_IFSOCK, 0
+}
+
+// pidfdThread is PIDFD_THREAD (Linux 6.9): a pidfd for one thread, whose fd
+// table pidfd_getfd then reads.
+const pidfdThread = unix.O_EXCL
+
+// takeFD copies pid's fd into the supervisor.
+func takeFD(pid int, fd int) (int, error) {
+	pfd, err := unix.PidfdOpen(pid, pidfdThread)
+	if err != nil {
+		tgid, terr := threadGroup(pid)
+		if terr != nil {
+			return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+		}
+		if pfd, err = unix.PidfdOpen(tgid, 0); err != nil {
+			return -1, fmt.Errorf("pidfd_open %d: %w", tgid, err)
+		}
+	}
+	defer unix.Close(pfd)
+	nfd, err := unix.PidfdGetfd(pfd, fd, 0)
+	if err != nil {
+		return -1, fmt.Errorf("pidfd_getfd %d/%d: %w", pid, fd, err)
+	}
+	return nfd, nil
+}
+
+func threadGroup(tid int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", tid))
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("Tgid:")); ok {
+			return strconv.Atoi(string(bytes.TrimSpace(v)))
+		}
+	}
+	return 0, fmt.Errorf("no Tgid in /proc/%d/status", tid)
+}
+
+// fdFlags returns the O_* flags of pid's fd, including O_CLOEXEC, from fdinfo.
+func fdFlags(pid int, fd int) (int, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/fdinfo/%d", pid, fd))
+	if err != nil {
+		return 0, err
+	}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	for sc.Scan() {
+		if v, ok := bytes.CutPrefix(sc.Bytes(), []byte("flags:")); ok {
+			f, err := strconv.ParseInt(string(bytes.TrimSpace(v)), 8, 64)
+			return int(f), err
+		}
+	}
+	return 0, fmt.Errorf("no flags in fdinfo %d/%d", pid, fd)
+}
+
+// unixInodes returns the inodes of every AF_UNIX socket alive in this
+// network namespace; a listener the programs have all closed is not among them.
+func unixInodes() (map[uint64]bool, error) {
+	b, err := os.ReadFile("/proc/net/unix")
+	if err != nil {
+		return nil, err
+	}
+	out := map[uint64]bool{}
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if i == 0 || len(f) < 7 {
+			continue
+		}
+		if ino, err := strconv.ParseUint(string(f[6]), 10, 64); err == nil {
+			out[ino] = true
+		}
+	}
+	return out, nil
+}

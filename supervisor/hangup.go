@@ -1,0 +1,85 @@
+package supervisor
+
+import (
+	"fmt"
+	"sync"
+
+	"golang.org/x/sys/unix"
+)
+
+// hupWatcher learns when a program has closed its end of a socket: the
+// supervisor's end then reports EPOLLHUP. One thread watches them all.
+type hupWatcher struct {
+	epfd int
+	mu   sync.Mutex
+	m    map[int32]*socket
+}
+
+func newHupWatcher() (*hupWatcher, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("epoll_create1: %w", err)
+	}
+	h := &hupWatcher{epfd: fd, m: map[int32]*socket{}}
+	go h.run()
+	return h, nil
+}
+
+func (h *hupWatcher) watch(so *socket) {
+	h.mu.Lock()
+	h.m[int32(so.peerFd)] = so
+	h.mu.Unlock()
+	// No EPOLLIN: only hang-up and errors, edge-triggered.
+	ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(so.peerFd)}
+	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, so.peerFd, &ev)
+}
+
+func (h *hupWatcher) unwatch(fd int) {
+	h.mu.Lock()
+	delete(h.m, int32(fd))
+	h.mu.Unlock()
+	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+}
+
+func (h *hupWatcher) run() {
+	evs := make([]unix.EpollEvent, 64)
+	for {
+		n, err := unix.EpollWait(h.epfd, evs, -1)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return
+		}
+		for _, ev := range evs[:n] {
+			if ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) == 0 {
+				continue
+			}
+			h.mu.Lock()
+			so := h.m[ev.Fd]
+			h.mu.Unlock()
+			if so != nil {
+				go so.hangup()
+			}
+		}
+	}
+}
+
+// hangup: the program closed its last reference to the socket. A pump still
+// reading the supervisor's end drains what the program wrote first.
+func (so *socket) hangup() {
+	so.mu.Lock()
+	r := so.reading
+	so.mu.Unlock()
+	if !r {
+		so.close()
+	}
+}
+
+// peerHungUp reports whether the program has closed its end entirely (as
+// opposed to shutdown(SHUT_WR), which only ends its writing side).
+func (so *socket) peerHungUp() bool {
+	p := []unix.PollFd{{Fd: int32(so.peerFd), Events: 0}}
+	n, _ := unix.Poll(p, 0)
+	return n > 0 && p[0].Revents&unix.POLLHUP != 0
+}

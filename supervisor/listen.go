@@ -1,0 +1,404 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"os"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// A listening socket must stay pollable across fork (apache prefork accepts
+// on one inherited socket in many processes). At listen() the program's fd is
+// replaced, in place, by an AF_UNIX listening socket of the supervisor's
+// making; each connection netstack accepts is connected to it, so the
+// kernel's own readiness drives poll/epoll/select, and accept is emulated.
+
+// pendingConn is a netstack connection waiting in the program's accept queue.
+type pendingConn struct {
+	ep tcpip.Endpoint
+	wq *waiter.Queue
+	fd int // the supervisor's AF_UNIX end, connected to the listener
+}
+
+const somaxconn = 4096
+
+// sysBind: bind(fd, addr, addrlen).
+func (s *Supervisor) sysBind(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	alen := int(int32(c.args[2]))
+	if alen < 0 || alen > 128 {
+		c.fail(unix.EINVAL)
+		return
+	}
+	b, e := readMem(c.pid, c.args[1], alen)
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	if !c.valid() {
+		return
+	}
+	addr, unspec, e := decodeAddr(b, so.fam)
+	if unspec {
+		// Linux accepts AF_UNSPEC with INADDR_ANY on IPv4 sockets, for old programs.
+		if so.fam != unix.AF_INET || len(b) < sizeofSockaddrIn || !allZero(b[4:8]) {
+			c.fail(unix.EAFNOSUPPORT)
+			return
+		}
+		addr, _, e = decodeAddr(append([]byte{unix.AF_INET, 0}, b[2:]...), so.fam)
+	}
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	terr := so.ep.Bind(addr)
+	if _, inUse := terr.(*tcpip.ErrPortInUse); inUse && s.reapListeners() > 0 {
+		terr = so.ep.Bind(addr) // a listener the programs had closed held the port
+	}
+	if terr != nil {
+		c.fail(errnoOf(terr))
+		return
+	}
+	c.ret(0)
+}
+
+func allZero(b []byte) bool {
+	for _, x := range b {
+		if x != 0 {
+			return false
+		}
+	}
+	return true
+}
+
+// sysListen: listen(fd, backlog).
+func (s *Supervisor) sysListen(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	if !so.stream() {
+		c.fail(unix.EOPNOTSUPP)
+		return
+	}
+	backlog := int(int32(c.args[1]))
+	if backlog < 0 || backlog > somaxconn {
+		backlog = somaxconn
+	}
+	fd := int(c.args[0])
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	switch so.state {
+	case stListening:
+		c.ret(0)
+		return
+	case stIdle, stFailed:
+	default:
+		c.fail(unix.EINVAL)
+		return
+	}
+	terr := so.ep.Listen(backlog)
+	if _, inUse := terr.(*tcpip.ErrPortInUse); inUse {
+		so.mu.Unlock()
+		n := s.reapListeners()
+		so.mu.Lock()
+		if n > 0 {
+			terr = so.ep.Listen(backlog)
+		}
+	}
+	if terr != nil {
+		c.fail(errnoOf(terr))
+		return
+	}
+	l, name, err := s.unixListener(backlog)
+	if err != nil {
+		s.log.Warn("listen: making the program's listening socket", "err", err)
+		c.fail(unix.ENOBUFS)
+		return
+	}
+	defer unix.Close(l)
+	if fl, err := fdFlags(c.pid, fd); err == nil {
+		if fl&unix.O_NONBLOCK != 0 {
+			unix.SetNonblock(l, true)
+		}
+		var st unix.Stat_t
+		unix.Fstat(l, &st)
+		if _, err := addFD(c.lfd, c.id, l, fd, fl&unix.O_CLOEXEC != 0, false); err != nil {
+			c.fail(unix.EBADF)
+			return
+		}
+		so.s.mu.Lock()
+		delete(so.s.socks, so.ino)
+		so.ino = st.Ino
+		so.s.socks[st.Ino] = so
+		so.s.mu.Unlock()
+	} else {
+		c.fail(unix.EBADF)
+		return
+	}
+	so.state = stListening
+	so.lname = name
+	so.pending = map[string]*pendingConn{}
+	if so.peer != nil {
+		// The program's half of the original pair is gone: ours is useless.
+		s.hup.unwatch(so.peerFd)
+		so.peer.Close()
+		so.peer = nil
+	}
+	go so.acceptLoop()
+	c.ret(0)
+}
+
+func (s *Supervisor) unixListener(backlog int) (int, string, error) {
+	l, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return -1, "", err
+	}
+	name := fmt.Sprintf("@ztnc/%d/%d", os.Getpid(), s.names.Add(1))
+	if err := unix.Bind(l, &unix.SockaddrUnix{Name: name}); err != nil {
+		unix.Close(l)
+		return -1, "", err
+	}
+	if err := unix.Listen(l, max(backlog, 1)); err != nil {
+		unix.Close(l)
+		return -1, "", err
+	}
+	return l, name, nil
+}
+
+// acceptLoop moves each connection netstack accepts into the program's
+// accept queue.
+func (so *socket) acceptLoop() {
+	e, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+	so.wq.EventRegister(&e)
+	defer so.wq.EventUnregister(&e)
+	for {
+		nep, nwq, terr := so.ep.Accept(nil)
+		if _, wb := terr.(*tcpip.ErrWouldBlock); wb {
+			<-ch
+			continue
+		}
+		if terr != nil {
+			return // closed
+		}
+		if !so.enqueue(&pendingConn{ep: nep, wq: nwq}) {
+			nep.Close()
+			return
+		}
+	}
+}
+
+// enqueue connects a fresh AF_UNIX socket to the program's listener for p.
+// It blocks while the listener's backlog is full (back-pressure, as the
+// kernel's accept queue). It reports false when the listener is gone.
+func (so *socket) enqueue(p *pendingConn) bool {
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return false
+	}
+	// Autobind gives the socket a unique name, by which accept finds p.
+	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
+		unix.Close(fd)
+		return false
+	}
+	sa, err := unix.Getsockname(fd)
+	if err != nil {
+		unix.Close(fd)
+		return false
+	}
+	key := sa.(*unix.SockaddrUnix).Name
+	p.fd = fd
+	so.mu.Lock()
+	if so.state != stListening {
+		so.mu.Unlock()
+		unix.Close(fd)
+		return false
+	}
+	so.pending[key] = p
+	lname := so.lname
+	so.mu.Unlock()
+	for {
+		err = unix.Connect(fd, &unix.SockaddrUnix{Name: lname})
+		if err != unix.EINTR {
+			break
+		}
+	}
+	if err != nil {
+		so.mu.Lock()
+		delete(so.pending, key)
+		so.mu.Unlock()
+		unix.Close(fd)
+		if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOENT) {
+			so.close() // every program closed the listener
+		}
+		return false
+	}
+	return true
+}
+
+// sysAccept: accept(fd, addr, addrlen) and accept4(…, flags).
+func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int) {
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		c.fail(unix.EINVAL)
+		return
+	}
+	so := s.lookup(c, fdArg)
+	if so == nil {
+		return
+	}
+	so.mu.Lock()
+	listening := so.state == stListening
+	so.mu.Unlock()
+	if !listening {
+		c.fail(unix.EINVAL)
+		return
+	}
+	if addrPtr != 0 {
+		l, e := readU32(c.pid, lenPtr)
+		if e != 0 {
+			c.fail(e)
+			return
+		}
+		if int32(l) < 0 {
+			c.fail(unix.EINVAL)
+			return
+		}
+	}
+	dup, err := takeFD(c.pid, int(fdArg))
+	if err != nil {
+		c.fail(unix.EBADF)
+		return
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+	if err == nil {
+		unix.Close(dup)
+		so.deliver(c, nfd, addrPtr, lenPtr, flags)
+		return
+	}
+	if err != unix.EAGAIN || fl&unix.O_NONBLOCK != 0 {
+		unix.Close(dup)
+		c.fail(err.(unix.Errno))
+		return
+	}
+	go func() {
+		defer unix.Close(dup)
+		for c.waitFD(dup, unix.POLLIN) {
+			// Validity just checked: a call interrupted by a signal must not
+			// take a connection its restarted twin should get.
+			if !c.valid() {
+				return
+			}
+			nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			if err == unix.EAGAIN || err == unix.EINTR {
+				continue // another process took it
+			}
+			if err != nil {
+				c.fail(err.(unix.Errno))
+				return
+			}
+			so.deliver(c, nfd, addrPtr, lenPtr, flags)
+			return
+		}
+	}()
+}
+
+// deliver hands the accepted AF_UNIX socket nfd to the program as the new
+// connection, with its virtual peer address.
+func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
+	defer unix.Close(nfd)
+	sa, err := unix.Getpeername(nfd)
+	var p *pendingConn
+	if err == nil {
+		key := sa.(*unix.SockaddrUnix).Name
+		so.mu.Lock()
+		p = so.pending[key]
+		delete(so.pending, key)
+		so.mu.Unlock()
+	}
+	if p == nil {
+		c.fail(unix.ECONNABORTED)
+		return
+	}
+	if flags&unix.SOCK_NONBLOCK == 0 {
+		unix.SetNonblock(nfd, false)
+	}
+	var st unix.Stat_t
+	unix.Fstat(nfd, &st)
+	ns := &socket{s: so.s, fam: so.fam, typ: so.typ, proto: so.proto, ep: p.ep, wq: p.wq,
+		ino: st.Ino, state: stConnected, reported: true, opts: map[optKey][]byte{}}
+	remote, _ := p.ep.GetRemoteAddress()
+	requeue := func() {
+		unix.Close(p.fd)
+		go so.enqueue(&pendingConn{ep: p.ep, wq: p.wq})
+	}
+	if addrPtr != 0 {
+		if e := putAddr(c.pid, addrPtr, lenPtr, encodeAddr(remote, so.fam)); e != 0 {
+			requeue()
+			c.fail(e)
+			return
+		}
+	}
+	// In the table before the program can use it, with its peer after.
+	so.s.mu.Lock()
+	so.s.socks[ns.ino] = ns
+	so.s.mu.Unlock()
+	newfd, err := c.inject(nfd, flags&unix.SOCK_CLOEXEC != 0)
+	if err != nil {
+		// The caller went away (a signal): the connection goes back in the
+		// queue for the restarted accept.
+		so.s.mu.Lock()
+		delete(so.s.socks, ns.ino)
+		so.s.mu.Unlock()
+		requeue()
+		return
+	}
+	ns.setPeer(p.fd)
+	so.s.hup.watch(ns)
+	ns.owner.pid, ns.owner.fd = c.pid, newfd
+	ns.startStream()
+}
+
+// reapListeners closes the listeners every program has closed (their
+// AF_UNIX socket is gone), freeing their ports. It returns how many.
+func (s *Supervisor) reapListeners() int {
+	s.mu.Lock()
+	var ls []*socket
+	for _, so := range s.socks {
+		if so.state == stListening {
+			ls = append(ls, so)
+		}
+	}
+	s.mu.Unlock()
+	if len(ls) == 0 {
+		return 0
+	}
+	alive, err := unixInodes()
+	if err != nil {
+		return 0
+	}
+	n := 0
+	for _, so := range ls {
+		so.mu.Lock()
+		ino := so.ino
+		so.mu.Unlock()
+		if !alive[ino] {
+			so.close()
+			n++
+		}
+	}
+	return n
+}
+
+func (s *Supervisor) reapListenersEvery(d time.Duration) {
+	for range time.Tick(d) {
+		s.reapListeners()
+	}
+}

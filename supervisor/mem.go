@@ -1,0 +1,167 @@
+package supervisor
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// Every pointer and length a supervised program passes is untrusted: a bad
+// one becomes EFAULT for the program, never a fault of ours.
+
+// maxCopy bounds what we copy in or out for one call (a UDP datagram is at
+// most 64 KiB; iovec arrays and socket options are far smaller).
+const maxCopy = 1 << 20
+
+func readMem(pid int, addr uint64, n int) ([]byte, unix.Errno) {
+	if n == 0 {
+		return nil, 0
+	}
+	if n < 0 || n > maxCopy {
+		return nil, unix.EINVAL
+	}
+	if addr == 0 {
+		return nil, unix.EFAULT
+	}
+	b := make([]byte, n)
+	got := 0
+	for got < n {
+		local := []unix.Iovec{{Base: &b[got], Len: uint64(n - got)}}
+		remote := []unix.RemoteIovec{{Base: uintptr(addr) + uintptr(got), Len: n - got}}
+		m, err := unix.ProcessVMReadv(pid, local, remote, 0)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			if err == unix.ESRCH {
+				return nil, unix.ESRCH
+			}
+			return nil, unix.EFAULT
+		}
+		if m == 0 {
+			return nil, unix.EFAULT
+		}
+		got += m
+	}
+	return b, 0
+}
+
+func writeMem(pid int, addr uint64, b []byte) unix.Errno {
+	if len(b) == 0 {
+		return 0
+	}
+	if addr == 0 {
+		return unix.EFAULT
+	}
+	put := 0
+	for put < len(b) {
+		local := []unix.Iovec{{Base: &b[put], Len: uint64(len(b) - put)}}
+		remote := []unix.RemoteIovec{{Base: uintptr(addr) + uintptr(put), Len: len(b) - put}}
+		m, err := unix.ProcessVMWritev(pid, local, remote, 0)
+		if err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return unix.EFAULT
+		}
+		if m == 0 {
+			return unix.EFAULT
+		}
+		put += m
+	}
+	return 0
+}
+
+func readU32(pid int, addr uint64) (uint32, unix.Errno) {
+	b, e := readMem(pid, addr, 4)
+	if e != 0 {
+		return 0, e
+	}
+	return binary.LittleEndian.Uint32(b), 0
+}
+
+func writeU32(pid int, addr uint64, v uint32) unix.Errno {
+	var b [4]byte
+	binary.LittleEndian.PutUint32(b[:], v)
+	return writeMem(pid, addr, b[:])
+}
+
+// iovec is struct iovec as the program laid it out.
+type iovec struct{ base, len uint64 }
+
+// readIovecs reads n struct iovec at addr (at most IOV_MAX, as the kernel).
+func readIovecs(pid int, addr uint64, n uint64) ([]iovec, unix.Errno) {
+	if n > 1024 {
+		return nil, unix.EMSGSIZE
+	}
+	if n == 0 {
+		return nil, 0
+	}
+	b, e := readMem(pid, addr, int(n)*16)
+	if e != 0 {
+		return nil, e
+	}
+	v := make([]iovec, n)
+	var total uint64
+	for i := range v {
+		v[i] = iovec{binary.LittleEndian.Uint64(b[i*16:]), binary.LittleEndian.Uint64(b[i*16+8:])}
+		if int64(v[i].len) < 0 {
+			return nil, unix.EINVAL
+		}
+		total += v[i].len
+		if int64(total) < 0 {
+			return nil, unix.EINVAL
+		}
+	}
+	return v, 0
+}
+
+// gather reads the bytes the iovecs describe, at most limit of them.
+func gather(pid int, v []iovec, limit int) ([]byte, unix.Errno) {
+	var out []byte
+	for _, io := range v {
+		n := io.len
+		if n == 0 {
+			continue
+		}
+		if room := uint64(limit - len(out)); n > room {
+			n = room
+		}
+		b, e := readMem(pid, io.base, int(n))
+		if e != 0 {
+			return nil, e
+		}
+		out = append(out, b...)
+		if len(out) >= limit {
+			break
+		}
+	}
+	return out, 0
+}
+
+// scatter writes b into the iovecs; it returns how much fitted.
+func scatter(pid int, v []iovec, b []byte) (int, unix.Errno) {
+	done := 0
+	for _, io := range v {
+		if done == len(b) {
+			break
+		}
+		n := int(min(io.len, uint64(len(b)-done)))
+		if e := writeMem(pid, io.base, b[done:done+n]); e != 0 {
+			return done, e
+		}
+		done += n
+	}
+	return done, 0
+}
+
+func iovLen(v []iovec) int {
+	var t uint64
+	for _, io := range v {
+		t += io.len
+	}
+	if t > maxCopy {
+		return maxCopy
+	}
+	return int(t)
+}

@@ -1,0 +1,269 @@
+package supervisor
+
+import (
+	"encoding/binary"
+
+	"golang.org/x/sys/unix"
+)
+
+// sendmsg/recvmsg and their batch forms. On TCP sockets they run natively
+// (continued): the data path stays the kernel's. On UDP and ICMP sockets the
+// supervisor reads the struct msghdr and does the work.
+
+const (
+	sizeofMsghdr  = 56
+	sizeofMmsghdr = 64
+	uioMaxIov     = 1024
+)
+
+type msghdr struct {
+	name       uint64
+	namelen    uint32
+	iov        uint64
+	iovlen     uint64
+	control    uint64
+	controllen uint64
+}
+
+func readMsghdr(pid int, p uint64) (msghdr, unix.Errno) {
+	b, e := readMem(pid, p, sizeofMsghdr)
+	if e != 0 {
+		return msghdr{}, e
+	}
+	le := binary.LittleEndian
+	return msghdr{
+		name: le.Uint64(b), namelen: le.Uint32(b[8:]), iov: le.Uint64(b[16:]),
+		iovlen: le.Uint64(b[24:]), control: le.Uint64(b[32:]), controllen: le.Uint64(b[40:]),
+	}, 0
+}
+
+// sendOne performs one sendmsg described by the msghdr at p.
+func (so *socket) sendOne(pid int, p uint64) (int, unix.Errno) {
+	m, e := readMsghdr(pid, p)
+	if e != 0 {
+		return 0, e
+	}
+	iov, e := readIovecs(pid, m.iov, m.iovlen)
+	if e != 0 {
+		return 0, e
+	}
+	if iovLen(iov) > maxDatagram {
+		return 0, unix.EMSGSIZE
+	}
+	payload, e := gather(pid, iov, maxDatagram)
+	if e != 0 {
+		return 0, e
+	}
+	dst, e := so.destination(pid, m.name, int(int32(m.namelen)))
+	if e != 0 {
+		return 0, e
+	}
+	return so.dgramSend(payload, dst)
+}
+
+// sysSendmsg: sendmsg(fd, msg, flags).
+func (s *Supervisor) sysSendmsg(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	if so.stream() {
+		c.cont()
+		return
+	}
+	n, e := so.sendOne(c.pid, c.args[1])
+	if !c.valid() {
+		return
+	}
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	c.ret(int64(n))
+}
+
+// sysSendmmsg: sendmmsg(fd, msgvec, vlen, flags) — glibc's resolver sends its
+// A and AAAA queries this way.
+func (s *Supervisor) sysSendmmsg(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	if so.stream() {
+		c.cont()
+		return
+	}
+	vec, vlen := c.args[1], min(c.args[2], uioMaxIov)
+	sent := 0
+	for i := uint64(0); i < vlen; i++ {
+		p := vec + i*sizeofMmsghdr
+		n, e := so.sendOne(c.pid, p)
+		if e == 0 {
+			e = writeU32(c.pid, p+56, uint32(n))
+		}
+		if e != 0 {
+			if sent == 0 {
+				c.fail(e)
+				return
+			}
+			break
+		}
+		sent++
+	}
+	c.ret(int64(sent))
+}
+
+// recvInto completes one recvmsg into the msghdr at p from datagram r.
+func (so *socket) recvInto(pid int, p uint64, m msghdr, iov []iovec, r received) (int, unix.Errno) {
+	n, e := scatter(pid, iov, r.data)
+	if e != 0 {
+		return 0, e
+	}
+	flags := uint32(0)
+	if n < r.full {
+		flags |= unix.MSG_TRUNC
+	}
+	if m.name != 0 {
+		sa := encodeAddr(r.from, so.fam)
+		if e := writeMem(pid, m.name, sa[:min(int(m.namelen), len(sa))]); e != 0 {
+			return 0, e
+		}
+		if e := writeU32(pid, p+8, uint32(len(sa))); e != 0 {
+			return 0, e
+		}
+	}
+	var tail [16]byte // msg_controllen = 0 (no ancillary data), msg_flags
+	binary.LittleEndian.PutUint32(tail[8:], flags)
+	if e := writeMem(pid, p+40, tail[:12]); e != 0 {
+		return 0, e
+	}
+	return n, 0
+}
+
+type recvReq struct {
+	p   uint64
+	m   msghdr
+	iov []iovec
+}
+
+func readRecvReq(pid int, p uint64) (recvReq, unix.Errno) {
+	m, e := readMsghdr(pid, p)
+	if e != 0 {
+		return recvReq{}, e
+	}
+	iov, e := readIovecs(pid, m.iov, m.iovlen)
+	if e != 0 {
+		return recvReq{}, e
+	}
+	return recvReq{p, m, iov}, 0
+}
+
+// sysRecvmsg: recvmsg(fd, msg, flags).
+func (s *Supervisor) sysRecvmsg(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	if so.stream() {
+		c.cont()
+		return
+	}
+	flags := int(c.args[2])
+	req, e := readRecvReq(c.pid, c.args[1])
+	if e != 0 {
+		c.fail(e)
+		return
+	}
+	if flags&unix.MSG_ERRQUEUE != 0 {
+		c.fail(unix.EAGAIN)
+		return
+	}
+	dup, err := takeFD(c.pid, int(c.args[0]))
+	if err != nil {
+		c.fail(unix.EBADF)
+		return
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
+	c.retry(dup, unix.POLLIN, func() bool {
+		r, e := so.recvDatagram(dup, iovLen(req.iov), flags)
+		if e == unix.EAGAIN && block {
+			return false
+		}
+		if e != 0 {
+			c.fail(e)
+			return true
+		}
+		n, e := so.recvInto(c.pid, req.p, req.m, req.iov, r)
+		if e != 0 {
+			c.fail(e)
+			return true
+		}
+		if flags&unix.MSG_TRUNC != 0 {
+			n = r.full
+		}
+		c.ret(int64(n))
+		return true
+	})
+}
+
+// sysRecvmmsg: recvmmsg(fd, msgvec, vlen, flags, timeout). The first
+// datagram is waited for as the socket's mode says; the rest are taken only
+// if already queued (MSG_WAITFORONE behaviour).
+func (s *Supervisor) sysRecvmmsg(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	if so.stream() {
+		c.cont()
+		return
+	}
+	vec, vlen, flags := c.args[1], min(c.args[2], uioMaxIov), int(c.args[3])
+	if vlen == 0 {
+		c.ret(0)
+		return
+	}
+	reqs := make([]recvReq, vlen)
+	for i := range reqs {
+		r, e := readRecvReq(c.pid, vec+uint64(i)*sizeofMmsghdr)
+		if e != 0 {
+			c.fail(e)
+			return
+		}
+		reqs[i] = r
+	}
+	dup, err := takeFD(c.pid, int(c.args[0]))
+	if err != nil {
+		c.fail(unix.EBADF)
+		return
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
+	c.retry(dup, unix.POLLIN, func() bool {
+		got := 0
+		for i, req := range reqs {
+			r, e := so.recvDatagram(dup, iovLen(req.iov), flags)
+			if e == unix.EAGAIN && i == 0 && block {
+				return false
+			}
+			if e == 0 {
+				var n int
+				n, e = so.recvInto(c.pid, req.p, req.m, req.iov, r)
+				if e == 0 {
+					e = writeU32(c.pid, req.p+56, uint32(n))
+				}
+			}
+			if e != 0 {
+				if got == 0 {
+					c.fail(e)
+					return true
+				}
+				break
+			}
+			got++
+		}
+		c.ret(int64(got))
+		return true
+	})
+}

@@ -1,0 +1,228 @@
+package supervisor
+
+import (
+	"os"
+	"sync"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+type sockState int
+
+const (
+	stIdle       sockState = iota // created or bound
+	stConnecting                  // TCP handshake under way
+	stConnected
+	stListening
+	stFailed // a connect failed; SO_ERROR holds why
+	stClosed
+)
+
+// socket is one of the programs' AF_INET/AF_INET6 sockets. The program holds
+// one end of an AF_UNIX pair (stream for TCP, seqpacket for UDP and ICMP,
+// which keeps datagram boundaries and reports hang-up); the supervisor holds
+// the other end, peer, and the netstack endpoint.
+type socket struct {
+	s               *Supervisor
+	fam, typ, proto int
+	ep              tcpip.Endpoint
+	wq              *waiter.Queue
+
+	mu         sync.Mutex
+	ino        uint64   // inode of the program's end
+	peer       *os.File // the supervisor's end
+	peerFd     int      // its number (peer.Fd() would make it blocking)
+	reading    bool     // a pump goroutine reads peer; it handles hang-up
+	readerDone chan struct{}
+	resetting  bool // the remote reset; the program must see ECONNRESET
+	state      sockState
+	soError    unix.Errno    // pending SO_ERROR
+	connDone   chan struct{} // closed when a connect attempt ends
+	reported   bool          // a successful connect was returned once
+	sndbuf     int           // the program end's SO_SNDBUF before a connect shrank it
+	owner      struct{ pid, fd int }
+	opts       map[optKey][]byte // options kept for getsockopt
+
+	// listeners
+	lname   string // abstract AF_UNIX name of the program's listening socket
+	pending map[string]*pendingConn
+
+	// datagram sockets
+	sources sourceLog
+	remote  *tcpip.FullAddress // connected peer
+}
+
+type optKey struct{ level, name int32 }
+
+func (so *socket) stream() bool { return so.typ == unix.SOCK_STREAM }
+
+func (so *socket) netProto() tcpip.NetworkProtocolNumber {
+	if so.fam == unix.AF_INET6 {
+		return ipv6.ProtocolNumber
+	}
+	return ipv4.ProtocolNumber
+}
+
+// sysSocket: socket(domain, type, protocol).
+func (s *Supervisor) sysSocket(c *call) {
+	fam, typ, proto := int(int32(c.args[0])), int(int32(c.args[1])), int(int32(c.args[2]))
+	switch fam {
+	case unix.AF_INET, unix.AF_INET6:
+	case unix.AF_UNIX, unix.AF_NETLINK:
+		c.cont() // cannot reach the network
+		return
+	case unix.AF_PACKET:
+		c.fail(unix.EPERM)
+		return
+	default:
+		c.fail(unix.EAFNOSUPPORT)
+		return
+	}
+	flags := typ &^ 0xf
+	typ &= 0xf
+	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
+		c.fail(unix.EINVAL)
+		return
+	}
+	var trans tcpip.TransportProtocolNumber
+	switch {
+	case typ == unix.SOCK_STREAM && (proto == 0 || proto == unix.IPPROTO_TCP):
+		trans, proto = tcp.ProtocolNumber, unix.IPPROTO_TCP
+	case typ == unix.SOCK_DGRAM && (proto == 0 || proto == unix.IPPROTO_UDP):
+		trans, proto = udp.ProtocolNumber, unix.IPPROTO_UDP
+	case typ == unix.SOCK_DGRAM && fam == unix.AF_INET && proto == unix.IPPROTO_ICMP:
+		trans = icmp.ProtocolNumber4
+	case typ == unix.SOCK_DGRAM && fam == unix.AF_INET6 && proto == unix.IPPROTO_ICMPV6:
+		trans = icmp.ProtocolNumber6
+	case typ == unix.SOCK_RAW:
+		c.fail(unix.EPERM) // raw sockets would need privileges the program does not have here
+		return
+	case typ == unix.SOCK_STREAM || typ == unix.SOCK_DGRAM:
+		c.fail(unix.EPROTONOSUPPORT)
+		return
+	case typ == unix.SOCK_SEQPACKET || typ == unix.SOCK_RDM:
+		c.fail(unix.ESOCKTNOSUPPORT)
+		return
+	default:
+		c.fail(unix.EINVAL)
+		return
+	}
+	so := &socket{s: s, fam: fam, typ: typ, proto: proto, wq: &waiter.Queue{}, opts: map[optKey][]byte{}}
+	ep, terr := s.st.NewEndpoint(trans, so.netProto(), so.wq)
+	if terr != nil {
+		c.fail(errnoOf(terr))
+		return
+	}
+	so.ep = ep
+	if so.stream() {
+		// Linux TCP sockets come with Nagle on and SO_REUSEADDR off; gVisor agrees.
+		ep.SocketOptions().SetDelayOption(true)
+	}
+	pairType := unix.SOCK_SEQPACKET
+	if so.stream() {
+		pairType = unix.SOCK_STREAM
+	}
+	pair, err := unix.Socketpair(unix.AF_UNIX, pairType|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		ep.Close()
+		c.fail(err.(unix.Errno))
+		return
+	}
+	prog, mine := pair[0], pair[1]
+	defer unix.Close(prog)
+	if flags&unix.SOCK_NONBLOCK != 0 {
+		unix.SetNonblock(prog, true)
+	}
+	var st unix.Stat_t
+	unix.Fstat(prog, &st)
+	so.ino = st.Ino
+	so.setPeer(mine)
+	s.add(so)
+	if !so.stream() {
+		so.startDatagram()
+	}
+	if _, err := c.inject(prog, flags&unix.SOCK_CLOEXEC != 0); err != nil {
+		s.log.Debug("socket: injecting", "err", err)
+		so.close()
+	}
+}
+
+// setPeer makes fd the supervisor's end, driven by Go's poller.
+func (so *socket) setPeer(fd int) {
+	unix.SetNonblock(fd, true)
+	so.peerFd = fd
+	so.peer = os.NewFile(uintptr(fd), "ztnc-peer")
+}
+
+func (s *Supervisor) add(so *socket) {
+	s.mu.Lock()
+	s.socks[so.ino] = so
+	s.mu.Unlock()
+	if so.peer != nil {
+		s.hup.watch(so)
+	}
+}
+
+// lookup finds the socket behind the caller's fd. It answers the call itself
+// (and returns nil) when the fd is not ours: the kernel then handles it.
+func (s *Supervisor) lookup(c *call, fd uint64) *socket {
+	ino, isSock, e := fdInode(c.pid, fd)
+	if e != 0 || !isSock {
+		c.cont() // the kernel gives EBADF / ENOTSOCK itself
+		return nil
+	}
+	s.mu.Lock()
+	so := s.socks[ino]
+	s.mu.Unlock()
+	if so == nil {
+		c.cont()
+		return nil
+	}
+	return so
+}
+
+// rekey records that the program's end of so now has inode ino.
+func (s *Supervisor) rekey(so *socket, ino uint64) {
+	s.mu.Lock()
+	delete(s.socks, so.ino)
+	so.ino = ino
+	s.socks[ino] = so
+	s.mu.Unlock()
+}
+
+// close releases everything of so: the program has closed its end.
+func (so *socket) close() {
+	so.mu.Lock()
+	if so.state == stClosed {
+		so.mu.Unlock()
+		return
+	}
+	so.state = stClosed
+	peer := so.peer
+	so.peer = nil
+	pending := so.pending
+	so.pending = nil
+	so.mu.Unlock()
+	s := so.s
+	s.mu.Lock()
+	if s.socks[so.ino] == so {
+		delete(s.socks, so.ino)
+	}
+	s.mu.Unlock()
+	for _, p := range pending {
+		p.ep.Close()
+		unix.Close(p.fd)
+	}
+	if peer != nil {
+		s.hup.unwatch(so.peerFd)
+		peer.Close()
+	}
+	so.ep.Close()
+}

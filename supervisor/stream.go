@@ -1,0 +1,160 @@
+package supervisor
+
+import (
+	"bytes"
+	"sync"
+	"time"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+const pumpBuf = 64 << 10
+
+var bufPool = sync.Pool{New: func() any { b := make([]byte, pumpBuf); return &b }}
+
+// startStream carries a connected TCP socket's bytes between the program's
+// AF_UNIX end and the netstack endpoint, one goroutine per direction.
+// Half-close, EOF and reset travel both ways.
+func (so *socket) startStream() {
+	so.mu.Lock()
+	so.reading = true
+	so.readerDone = make(chan struct{})
+	so.mu.Unlock()
+	go so.programToNet()
+	go so.netToProgram()
+}
+
+func (so *socket) programToNet() {
+	defer close(so.readerDone)
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, err := so.peer.Read(buf)
+		if n > 0 {
+			if werr := so.epWrite(buf[:n]); werr != nil {
+				break
+			}
+		}
+		if err != nil {
+			break
+		}
+	}
+	// EOF: the program shut down its writing side, or closed the socket.
+	so.mu.Lock()
+	so.reading = false
+	if so.resetting {
+		so.mu.Unlock()
+		return
+	}
+	closed := so.state == stClosed || so.peerHungUp()
+	so.mu.Unlock()
+	if closed {
+		so.close()
+		return
+	}
+	so.ep.Shutdown(tcpip.ShutdownWrite)
+}
+
+func (so *socket) netToProgram() {
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
+	for {
+		n, terr := so.epRead(buf)
+		if n > 0 {
+			if _, err := so.peer.Write(buf[:n]); err != nil {
+				return // the program closed; hang-up handling releases the rest
+			}
+		}
+		switch terr.(type) {
+		case nil:
+			continue
+		case *tcpip.ErrClosedForReceive:
+			// The remote's FIN: the program reads EOF.
+			so.shutdownPeerWrite()
+		case *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted, *tcpip.ErrTimeout:
+			so.resetProgram(errnoOf(terr))
+		}
+		return
+	}
+}
+
+// epRead reads what the endpoint has, waiting for data.
+func (so *socket) epRead(buf []byte) (int, tcpip.Error) {
+	for {
+		w := tcpip.SliceWriter(buf)
+		res, terr := so.ep.Read(&w, tcpip.ReadOptions{})
+		if _, wb := terr.(*tcpip.ErrWouldBlock); !wb {
+			return res.Count, terr
+		}
+		e, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
+		so.wq.EventRegister(&e)
+		res, terr = so.ep.Read(&w, tcpip.ReadOptions{})
+		if _, wb := terr.(*tcpip.ErrWouldBlock); !wb {
+			so.wq.EventUnregister(&e)
+			return res.Count, terr
+		}
+		<-ch
+		so.wq.EventUnregister(&e)
+	}
+}
+
+// epWrite writes all of b to the endpoint, waiting for send-buffer space.
+func (so *socket) epWrite(b []byte) tcpip.Error {
+	var r bytes.Reader
+	for len(b) > 0 {
+		r.Reset(b)
+		n, terr := so.ep.Write(&r, tcpip.WriteOptions{})
+		b = b[n:]
+		if terr == nil {
+			continue
+		}
+		if _, wb := terr.(*tcpip.ErrWouldBlock); !wb {
+			return terr
+		}
+		e, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
+		so.wq.EventRegister(&e)
+		if so.ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) == 0 {
+			<-ch
+		}
+		so.wq.EventUnregister(&e)
+	}
+	return nil
+}
+
+func (so *socket) shutdownPeerWrite() {
+	rc, err := so.peer.SyscallConn()
+	if err != nil {
+		return
+	}
+	rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
+}
+
+// resetProgram makes the program's next read or write fail with ECONNRESET
+// rather than see a clean EOF. An AF_UNIX stream socket reports ECONNRESET
+// when its peer is closed with unread data, so the supervisor puts one byte
+// into its own end's receive queue (through the program's end) and closes it.
+func (so *socket) resetProgram(errno unix.Errno) {
+	so.mu.Lock()
+	so.soError = errno
+	so.resetting = true
+	pid, fd, ino := so.owner.pid, so.owner.fd, so.ino
+	done := so.readerDone
+	so.mu.Unlock()
+	// Stop our reader first, or it could consume the byte.
+	so.peer.SetReadDeadline(time.Unix(1, 0))
+	if done != nil {
+		<-done
+	}
+	if dup, err := takeFD(pid, fd); err == nil {
+		var st unix.Stat_t
+		if unix.Fstat(dup, &st) == nil && st.Ino == ino {
+			unix.SendmsgN(dup, []byte{0}, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		}
+		unix.Close(dup)
+	}
+	so.close()
+}

@@ -1,0 +1,205 @@
+// Package supervisor answers the socket calls of supervised programs. A
+// seccomp filter traps their control-plane calls (socket, connect, accept,
+// …); the supervisor answers them against a userspace network stack and
+// injects AF_UNIX sockets that carry the data untrapped.
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"log/slog"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"golang.org/x/sys/unix"
+
+	"ztnc/netstack"
+)
+
+// Supervisor serves the seccomp listeners of supervised programs.
+type Supervisor struct {
+	st  *netstack.Stack
+	log *slog.Logger
+
+	mu    sync.Mutex
+	socks map[uint64]*socket // by the inode of the program's end
+
+	hup   *hupWatcher
+	names atomic.Uint64 // listener name sequence
+
+	Stats Stats
+}
+
+// Stats counts what the supervisor did; exposed for tests and benchmarks.
+type Stats struct {
+	Calls     atomic.Uint64 // notifications received
+	Continued atomic.Uint64 // handed back to the kernel
+	Faults    atomic.Uint64 // calls answered EFAULT
+}
+
+// New returns a supervisor whose programs' sockets live on st.
+func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
+	if log == nil {
+		log = slog.Default()
+	}
+	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}}
+	h, err := newHupWatcher()
+	if err != nil {
+		return nil, err
+	}
+	s.hup = h
+	go s.reapListenersEvery(2 * time.Second)
+	return s, nil
+}
+
+// Serve answers notifications on the seccomp listener lfd until no process
+// using its filter is left, then closes lfd.
+func (s *Supervisor) Serve(lfd int) error {
+	defer unix.Close(lfd)
+	if err := setSyncWakeUp(lfd); err != nil {
+		s.log.Debug("sync wake-up unavailable", "err", err)
+	}
+	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
+	for {
+		pfd[0].Revents = 0
+		if _, err := unix.Poll(pfd, -1); err != nil {
+			if err == unix.EINTR {
+				continue
+			}
+			return fmt.Errorf("poll seccomp listener: %w", err)
+		}
+		if pfd[0].Revents&unix.POLLIN == 0 {
+			if pfd[0].Revents&(unix.POLLHUP|unix.POLLERR) != 0 {
+				return nil // every supervised process is gone
+			}
+			continue
+		}
+		var n seccompNotif
+		if err := recvNotif(lfd, &n); err != nil {
+			if errors.Is(err, unix.ENOENT) {
+				continue // the caller died or was interrupted meanwhile
+			}
+			return fmt.Errorf("SECCOMP_IOCTL_NOTIF_RECV: %w", err)
+		}
+		s.Stats.Calls.Add(1)
+		c := &call{s: s, lfd: lfd, id: n.ID, pid: int(n.Pid), nr: int(n.Data.Nr), args: n.Data.Args}
+		s.dispatch(c)
+	}
+}
+
+func (s *Supervisor) dispatch(c *call) {
+	switch c.nr {
+	case unix.SYS_SOCKET:
+		s.sysSocket(c)
+	case unix.SYS_BIND:
+		s.sysBind(c)
+	case unix.SYS_LISTEN:
+		s.sysListen(c)
+	case unix.SYS_CONNECT:
+		s.sysConnect(c)
+	case unix.SYS_ACCEPT:
+		s.sysAccept(c, c.args[0], c.args[1], c.args[2], 0)
+	case unix.SYS_ACCEPT4:
+		s.sysAccept(c, c.args[0], c.args[1], c.args[2], int(c.args[3]))
+	case unix.SYS_GETSOCKNAME:
+		s.sysGetName(c, false)
+	case unix.SYS_GETPEERNAME:
+		s.sysGetName(c, true)
+	case unix.SYS_GETSOCKOPT:
+		s.sysGetsockopt(c)
+	case unix.SYS_SETSOCKOPT:
+		s.sysSetsockopt(c)
+	case unix.SYS_SENDTO:
+		s.sysSendto(c)
+	case unix.SYS_RECVFROM:
+		s.sysRecvfrom(c)
+	case unix.SYS_SENDMSG:
+		s.sysSendmsg(c)
+	case unix.SYS_RECVMSG:
+		s.sysRecvmsg(c)
+	case unix.SYS_SENDMMSG:
+		s.sysSendmmsg(c)
+	case unix.SYS_RECVMMSG:
+		s.sysRecvmmsg(c)
+	default:
+		c.cont()
+	}
+}
+
+// call is one trapped system call awaiting its answer.
+type call struct {
+	s    *Supervisor
+	lfd  int
+	id   uint64
+	pid  int
+	nr   int
+	args [6]uint64
+}
+
+func (c *call) respond(val int64, e unix.Errno, flags uint32) {
+	r := seccompNotifResp{ID: c.id, Val: val, Error: -int32(e), Flags: flags}
+	if err := sendResp(c.lfd, &r); err != nil && !errors.Is(err, unix.ENOENT) {
+		c.s.log.Warn("answering a trapped call", "nr", c.nr, "pid", c.pid, "err", err)
+	}
+}
+
+func (c *call) ret(v int64) { c.respond(v, 0, 0) }
+
+func (c *call) fail(e unix.Errno) {
+	if e == unix.EFAULT {
+		c.s.Stats.Faults.Add(1)
+	}
+	c.respond(0, e, 0)
+}
+
+// cont lets the kernel run the call itself: only for calls that cannot reach
+// the network (AF_UNIX and netlink sockets, non-socket fds).
+func (c *call) cont() {
+	c.s.Stats.Continued.Add(1)
+	c.respond(0, 0, unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
+}
+
+// valid reports whether the caller is still waiting for this answer.
+func (c *call) valid() bool { return idValid(c.lfd, c.id) }
+
+// inject installs fd in the caller and completes the call with its number.
+func (c *call) inject(fd int, cloexec bool) (int, error) {
+	return addFD(c.lfd, c.id, fd, -1, cloexec, true)
+}
+
+// waitFD blocks until fd has one of events, polling the call's validity so
+// that an interrupted call does not leave us waiting forever. It reports
+// false when the call went away.
+func (c *call) waitFD(fd int, events int16) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	for {
+		p[0].Revents = 0
+		n, err := unix.Poll(p, 100)
+		if n > 0 {
+			return true
+		}
+		if err != nil && err != unix.EINTR {
+			return false
+		}
+		if !c.valid() {
+			return false
+		}
+	}
+}
+
+// waitChan blocks until ch is closed or the call went away.
+func (c *call) waitChan(ch <-chan struct{}) bool {
+	t := time.NewTicker(100 * time.Millisecond)
+	defer t.Stop()
+	for {
+		select {
+		case <-ch:
+			return true
+		case <-t.C:
+			if !c.valid() {
+				return false
+			}
+		}
+	}
+}
