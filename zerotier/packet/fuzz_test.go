@@ -10,7 +10,7 @@ import (
 // Nothing may panic, and errors must be the package's wrapped kinds.
 func FuzzReceive(f *testing.F) {
 	c := loadCapture(f)
-	for _, p := range c.packets {
+	for _, p := range c.Packets {
 		f.Add(p)
 	}
 	f.Add([]byte{})
