@@ -92,6 +92,16 @@ func (st *Stack) AddAddress(nic tcpip.NICID, prefix netip.Prefix) error {
 	if err := st.AddProtocolAddress(nic, pa, stack.AddressProperties{}); err != nil {
 		return fmt.Errorf("netstack: adding %s to NIC %d: %s", prefix, nic, err)
 	}
+	if nic != LoopbackNIC {
+		// Traffic to our own address travels through the loopback NIC; there
+		// the address must be a real one, or gVisor treats it as temporary and
+		// does not answer ICMP echo.
+		own := pa
+		own.AddressWithPrefix.PrefixLen = a.BitLen()
+		if err := st.AddProtocolAddress(LoopbackNIC, own, stack.AddressProperties{}); err != nil {
+			return fmt.Errorf("netstack: adding %s to loopback: %s", prefix.Addr(), err)
+		}
+	}
 	st.AddRouteVia(nic, prefix.Masked(), netip.Addr{})
 	return nil
 }

@@ -5,6 +5,7 @@ import (
 	"hash/maphash"
 	"io"
 	"sync"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -233,25 +234,34 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 		}
 		return true
 	}
-	c.retry(dup, unix.POLLOUT, try)
+	c.retry(dup, unix.POLLOUT, unix.SO_SNDTIMEO, try)
 }
 
 // retry runs try, and while it reports false (it would block) waits for fd
-// to have events, off the notification loop. It closes fd at the end.
-func (c *call) retry(fd int, events int16, try func() bool) {
+// to have events, off the notification loop. It closes fd at the end. The
+// socket's SO_RCVTIMEO or SO_SNDTIMEO (timeoOpt) bounds the wait, as the
+// kernel's would: then the call fails with EAGAIN (ping relies on it).
+func (c *call) retry(fd int, events int16, timeoOpt int, try func() bool) {
 	if try() {
 		unix.Close(fd)
 		return
 	}
+	var deadline time.Time
+	if tv, err := unix.GetsockoptTimeval(fd, unix.SOL_SOCKET, timeoOpt); err == nil && (tv.Sec != 0 || tv.Usec != 0) {
+		deadline = time.Now().Add(time.Duration(tv.Nano()))
+	}
 	go func() {
 		defer unix.Close(fd)
-		for c.waitFD(fd, events) {
+		for c.waitFDUntil(fd, events, deadline) {
 			if !c.valid() {
 				return
 			}
 			if try() {
 				return
 			}
+		}
+		if !deadline.IsZero() && time.Now().After(deadline) && c.valid() {
+			c.fail(unix.EAGAIN)
 		}
 	}()
 }
@@ -314,7 +324,7 @@ func (s *Supervisor) sysRecvfrom(c *call) {
 	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
 	if so.stream() {
 		// TCP ignores the address: a plain receive that reports a zero length.
-		c.retry(dup, unix.POLLIN, func() bool {
+		c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {
 			buf := make([]byte, size)
 			n, _, _, _, err := unix.Recvmsg(dup, buf, nil, flags&^unix.MSG_DONTWAIT|unix.MSG_DONTWAIT)
 			if err == unix.EAGAIN && block {
@@ -341,7 +351,7 @@ func (s *Supervisor) sysRecvfrom(c *call) {
 		c.fail(unix.EAGAIN) // no errors are ever queued
 		return
 	}
-	c.retry(dup, unix.POLLIN, func() bool {
+	c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {
 		r, e := so.recvDatagram(dup, size, flags)
 		if e == unix.EAGAIN && block {
 			return false

@@ -185,7 +185,7 @@ func (s *Supervisor) sysRecvmsg(c *call) {
 	}
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
-	c.retry(dup, unix.POLLIN, func() bool {
+	c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {
 		r, e := so.recvDatagram(dup, iovLen(req.iov), flags)
 		if e == unix.EAGAIN && block {
 			return false
@@ -240,7 +240,7 @@ func (s *Supervisor) sysRecvmmsg(c *call) {
 	}
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
-	c.retry(dup, unix.POLLIN, func() bool {
+	c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {
 		got := 0
 		for i, req := range reqs {
 			r, e := so.recvDatagram(dup, iovLen(req.iov), flags)

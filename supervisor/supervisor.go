@@ -172,10 +172,23 @@ func (c *call) inject(fd int, cloexec bool) (int, error) {
 // that an interrupted call does not leave us waiting forever. It reports
 // false when the call went away.
 func (c *call) waitFD(fd int, events int16) bool {
+	return c.waitFDUntil(fd, events, time.Time{})
+}
+
+// waitFDUntil is waitFD with a deadline (zero: none); false when it passed.
+func (c *call) waitFDUntil(fd int, events int16, deadline time.Time) bool {
 	p := []unix.PollFd{{Fd: int32(fd), Events: events}}
 	for {
 		p[0].Revents = 0
-		n, err := unix.Poll(p, 100)
+		ms := 100
+		if !deadline.IsZero() {
+			left := time.Until(deadline)
+			if left <= 0 {
+				return false
+			}
+			ms = min(ms, int(left/time.Millisecond)+1)
+		}
+		n, err := unix.Poll(p, ms)
 		if n > 0 {
 			return true
 		}

@@ -1,0 +1,73 @@
+package netstack
+
+import (
+	"bytes"
+	"net/netip"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+func newLocal(t *testing.T) *Stack {
+	t.Helper()
+	st, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	nic, err := st.AttachPort("local", NewNullPort(2800))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddAddress(nic, netip.MustParsePrefix("10.9.0.1/24")); err != nil {
+		t.Fatal(err)
+	}
+	return st
+}
+
+// An ICMP echo socket pinging the stack's own addresses gets its replies.
+func TestPingOwnAddresses(t *testing.T) {
+	st := newLocal(t)
+	for _, dst := range []string{"127.0.0.1", "10.9.0.1"} {
+		var wq waiter.Queue
+		ep, terr := st.NewEndpoint(icmp.ProtocolNumber4, ipv4.ProtocolNumber, &wq)
+		if terr != nil {
+			t.Fatal(terr)
+		}
+		req := make([]byte, header.ICMPv4MinimumSize+4)
+		icmpH := header.ICMPv4(req)
+		icmpH.SetType(header.ICMPv4Echo)
+		icmpH.SetSequence(7)
+		copy(req[8:], "ping")
+		e, ch := waiter.NewChannelEntry(waiter.ReadableEvents)
+		wq.EventRegister(&e)
+		to := tcpip.FullAddress{Addr: tcpip.AddrFrom4(netip.MustParseAddr(dst).As4())}
+		if _, terr := ep.Write(bytes.NewReader(req), tcpip.WriteOptions{To: &to}); terr != nil {
+			t.Fatalf("%s: write: %s", dst, terr)
+		}
+		select {
+		case <-ch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("%s: no echo reply (sent replies %d, dropped %d)", dst, st.Stats().ICMP.V4.PacketsSent.EchoReply.Value(), st.Stats().ICMP.V4.PacketsSent.Dropped.Value())
+		}
+		var out bytes.Buffer
+		res, terr := ep.Read(&out, tcpip.ReadOptions{NeedRemoteAddr: true})
+		if terr != nil {
+			t.Fatalf("%s: read: %s", dst, terr)
+		}
+		rep := header.ICMPv4(out.Bytes())
+		if rep.Type() != header.ICMPv4EchoReply || rep.Sequence() != 7 || !bytes.Equal(out.Bytes()[8:], []byte("ping")) {
+			t.Fatalf("%s: bad reply %x", dst, out.Bytes())
+		}
+		if got := res.RemoteAddr.Addr.String(); got != dst {
+			t.Fatalf("reply from %s, want %s", got, dst)
+		}
+		wq.EventUnregister(&e)
+		ep.Close()
+	}
+}
