@@ -89,7 +89,7 @@ func NewNullPort(mtu uint32) *NullPort {
 	return &NullPort{mac: mac, mtu: mtu}
 }
 
-func (p *NullPort) MAC() net.HardwareAddr        { return p.mac }
-func (p *NullPort) MTU() uint32                  { return p.mtu }
-func (p *NullPort) WriteFrame([]byte) error      { p.Dropped.Add(1); return nil }
+func (p *NullPort) MAC() net.HardwareAddr          { return p.mac }
+func (p *NullPort) MTU() uint32                    { return p.mtu }
+func (p *NullPort) WriteFrame([]byte) error        { p.Dropped.Add(1); return nil }
 func (p *NullPort) SetReceiver(func(frame []byte)) {}
