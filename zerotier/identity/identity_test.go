@@ -305,3 +305,21 @@ func BenchmarkMemoryHardHash(b *testing.B) {
 		memoryHardHash(&id.Public)
 	}
 }
+
+// TestThresholdBoundary: an identity whose work digest starts with exactly 17
+// (found with this package's hash; its address bytes do match) must be
+// rejected, since 1.x accepts only digest[0] < 17. The known-good selftest
+// identity (digest[0] = 16) covers the other side of the boundary.
+func TestThresholdBoundary(t *testing.T) {
+	id, err := Parse("30d4ae9108:0:4ba2fb4187e9f7ae836a83696918eba45ff85a69a3f55326db324ee22f4b90129018e86a7d3f207b7dfb05a8f1477b3d074f4ea349294cb4d20843584075b1a8")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := memoryHardHash(&id.Public)
+	if d[0] != 17 || hex.EncodeToString(d[59:]) != "30d4ae9108" {
+		t.Fatalf("vector broken: digest %x", d)
+	}
+	if err := id.LocallyValidate(); !errors.Is(err, ErrNotValid) {
+		t.Fatalf("digest[0] = 17 accepted: %v", err)
+	}
+}

@@ -224,3 +224,40 @@ func TestCompress(t *testing.T) {
 		t.Errorf("oversize decompression: %v", err)
 	}
 }
+
+// TestMangledKeyLayout restates VL1.md 4.3 for a packet longer than 255 bytes
+// (the captures are all shorter, so the high length byte is otherwise untested).
+func TestMangledKeyLayout(t *testing.T) {
+	var peer [PeerKeySize]byte
+	for i := range peer {
+		peer[i] = byte(0xa0 + i)
+	}
+	keys, err := NewKeys(&peer)
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := New(0x0102030405060708, 0x1122334455, 0x6677889900, VerbEcho, make([]byte, 0x1234-HeaderSize))
+	p[IndexFlags] = 0x80 | 0x40 | 1<<3 | 5 // encrypted, fragmented, cipher 1, hops 5
+	var want [32]byte
+	copy(want[:], peer[:32])
+	for i := 0; i < 18; i++ {
+		want[i] ^= p[i]
+	}
+	want[18] ^= 0xc8 // flags without hops
+	want[19] ^= 0x34 // length, little-endian
+	want[20] ^= 0x12
+	if got := keys.mangledKey(p); got != want {
+		t.Fatalf("mangled key\n got %x\nwant %x", got, want)
+	}
+	// Armor/dearmor agree on a long cipher-1 packet and its length matters.
+	if err := p.Armor(keys, CipherPoly1305Salsa2012); err != nil {
+		t.Fatal(err)
+	}
+	long := append(Packet(nil), p...)
+	if err := long.Dearmor(keys); err != nil {
+		t.Fatal(err)
+	}
+	if err := Packet(append(p[:len(p):len(p)], 0)).Dearmor(keys); !errors.Is(err, ErrAuth) {
+		t.Fatal("appended byte accepted")
+	}
+}
