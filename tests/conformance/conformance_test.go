@@ -120,31 +120,62 @@ func run(argv []string, timeout time.Duration) result {
 	return result{stdout: so.String(), stderr: se.String(), err: err, timedOut: timedOut}
 }
 
-// lineDiff describes how got differs from want, line by line.
+// lineDiff is a small LCS line diff of the host output (want) and the
+// ztnc-run output (got): "-" lines only on the host, "+" lines only under
+// ztnc-run, with one line of context.
 func lineDiff(want, got string) string {
 	w := strings.Split(strings.TrimRight(want, "\n"), "\n")
 	g := strings.Split(strings.TrimRight(got, "\n"), "\n")
-	var b strings.Builder
-	n := len(w)
-	if len(g) > n {
-		n = len(g)
+	// lcs[i][j]: LCS length of w[i:] and g[j:]
+	lcs := make([][]int, len(w)+1)
+	for i := range lcs {
+		lcs[i] = make([]int, len(g)+1)
 	}
-	shown := 0
-	for i := 0; i < n && shown < 40; i++ {
-		var wl, gl string
-		if i < len(w) {
-			wl = w[i]
-		} else {
-			wl = "<missing>"
+	for i := len(w) - 1; i >= 0; i-- {
+		for j := len(g) - 1; j >= 0; j-- {
+			if w[i] == g[j] {
+				lcs[i][j] = lcs[i+1][j+1] + 1
+			} else if lcs[i+1][j] >= lcs[i][j+1] {
+				lcs[i][j] = lcs[i+1][j]
+			} else {
+				lcs[i][j] = lcs[i][j+1]
+			}
 		}
-		if i < len(g) {
-			gl = g[i]
-		} else {
-			gl = "<missing>"
+	}
+	type line struct {
+		op   byte
+		text string
+	}
+	var ops []line
+	i, j := 0, 0
+	for i < len(w) || j < len(g) {
+		switch {
+		case i < len(w) && j < len(g) && w[i] == g[j]:
+			ops = append(ops, line{' ', w[i]})
+			i++
+			j++
+		case j < len(g) && (i == len(w) || lcs[i][j+1] > lcs[i+1][j]):
+			ops = append(ops, line{'+', g[j]})
+			j++
+		default:
+			ops = append(ops, line{'-', w[i]})
+			i++
 		}
-		if wl != gl {
-			fmt.Fprintf(&b, "  line %d:\n    host: %s\n    ztnc: %s\n", i+1, wl, gl)
-			shown++
+	}
+	var b strings.Builder
+	b.WriteString("  (- host kernel only, + ztnc-run only)\n")
+	for k, o := range ops {
+		near := o.op != ' '
+		if !near && k > 0 && ops[k-1].op != ' ' {
+			near = true
+		}
+		if !near && k+1 < len(ops) && ops[k+1].op != ' ' {
+			near = true
+		}
+		if near {
+			fmt.Fprintf(&b, "  %c %s\n", o.op, o.text)
+		} else if k > 0 && (ops[k-1].op != ' ' || (k > 1 && ops[k-2].op != ' ')) {
+			b.WriteString("    ...\n")
 		}
 	}
 	return b.String()
@@ -303,7 +334,27 @@ func (h *hostServers) leaks(t *testing.T) []string {
 func TestIsolation(t *testing.T) {
 	dir := testutil.SharedTempDir(t)
 	bins := build(t, dir, "isolation")
+	// The unprivileged user runs a copy of ping without its file
+	// capabilities: with an empty bounding set the kernel refuses to exec a
+	// binary whose file capabilities it cannot grant (EPERM), ztnc or not.
+	// Under ztnc-run ping must then work through ICMP datagram sockets.
+	pingPath, err := exec.LookPath("ping")
+	if err != nil {
+		t.Fatalf("ping not installed: %v", err)
+	}
+	pingCopy := filepath.Join(dir, "ping")
+	b, err := os.ReadFile(pingPath)
+	if err == nil {
+		err = os.WriteFile(pingCopy, b, 0o755)
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
 	for _, u := range testutil.Users() {
+		ping := pingPath
+		if u.Uid >= 0 {
+			ping = pingCopy
+		}
 		t.Run(u.Name, func(t *testing.T) {
 			t.Run("program", func(t *testing.T) {
 				h := startHostServers(t)
@@ -317,7 +368,7 @@ func TestIsolation(t *testing.T) {
 				}
 			})
 			t.Run("ping", func(t *testing.T) {
-				r := run(u.Wrap(testutil.UnderZtnc(t, "ping", "-c", "2", "-W", "2", "10.9.0.1")...), progTimeout)
+				r := run(u.Wrap(testutil.UnderZtnc(t, ping, "-c", "2", "-W", "2", "10.9.0.1")...), progTimeout)
 				if r.err != nil {
 					t.Errorf("ping 10.9.0.1 under ztnc-run failed:\n%s", r)
 				}
