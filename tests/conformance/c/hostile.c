@@ -50,6 +50,9 @@ int main(void)
 	set_nonblock(l, 1);
 	int u = udp_socket(AF_INET, "127.0.0.1", &ua);   /* receiver */
 	int v = udp_socket(AF_INET, "127.0.0.1", &va);   /* sender */
+	struct sockaddr_storage ka;
+	int k = udp_socket(AF_INET, "127.0.0.1", &ka);   /* sink for the bad sends: never read */
+	(void)k;
 	int s = CK(socket(AF_INET, SOCK_STREAM, 0));	 /* fresh, unbound */
 	int s6 = CK(socket(AF_INET6, SOCK_STREAM, 0));
 	socklen_t len;
@@ -212,20 +215,20 @@ int main(void)
 	TRY("setsockopt_v6only_on_inet", ENOPROTOOPT, setsockopt(s, IPPROTO_IPV6, IPV6_V6ONLY, &one, 4));
 
 	/* sendto */
-	TRY("sendto_fd_neg", EBADF, sendto(-1, "x", 1, 0, (struct sockaddr *)&ua, 16));
-	TRY("sendto_fd_closed", EBADF, sendto(NOFD, "x", 1, 0, (struct sockaddr *)&ua, 16));
-	TRY("sendto_pipe", ENOTSOCK, sendto(p[1], "x", 1, 0, (struct sockaddr *)&ua, 16));
-	TRY("sendto_buf_1", EFAULT, sendto(v, BAD, 10, 0, (struct sockaddr *)&ua, 16));
-	TRY("sendto_buf_guard", EFAULT, sendto(v, edge, 10, 0, (struct sockaddr *)&ua, 16));
+	TRY("sendto_fd_neg", EBADF, sendto(-1, "x", 1, 0, (struct sockaddr *)&ka, 16));
+	TRY("sendto_fd_closed", EBADF, sendto(NOFD, "x", 1, 0, (struct sockaddr *)&ka, 16));
+	TRY("sendto_pipe", ENOTSOCK, sendto(p[1], "x", 1, 0, (struct sockaddr *)&ka, 16));
+	TRY("sendto_buf_1", EFAULT, sendto(v, BAD, 10, 0, (struct sockaddr *)&ka, 16));
+	TRY("sendto_buf_guard", EFAULT, sendto(v, edge, 10, 0, (struct sockaddr *)&ka, 16));
 	TRY("sendto_addr_1", EFAULT, sendto(v, "x", 1, 0, BAD, 16));
 	TRY("sendto_addr_guard", EFAULT, sendto(v, "x", 1, 0, (struct sockaddr *)edge, 16));
-	TRY("sendto_addrlen_neg", EINVAL, sendto(v, "x", 1, 0, (struct sockaddr *)&ua, -1));
-	TRY("sendto_addrlen_129", EINVAL, sendto(v, "x", 1, 0, (struct sockaddr *)&ua, 129));
-	TRY("sendto_addrlen_15", EINVAL, sendto(v, "x", 1, 0, (struct sockaddr *)&ua, 15));
+	TRY("sendto_addrlen_neg", EINVAL, sendto(v, "x", 1, 0, (struct sockaddr *)&ka, -1));
+	TRY("sendto_addrlen_129", EINVAL, sendto(v, "x", 1, 0, (struct sockaddr *)&ka, 129));
+	TRY("sendto_addrlen_15", EINVAL, sendto(v, "x", 1, 0, (struct sockaddr *)&ka, 15));
 	TRY("sendto_inet6_addr_on_inet", EAFNOSUPPORT, sendto(v, "x", 1, 0, (struct sockaddr *)&sa6, sizeof(struct sockaddr_in6)));
-	TRY("sendto_len_1g", EMSGSIZE, sendto(v, sbuf, 1 << 30, 0, (struct sockaddr *)&ua, 16));
-	TRY("sendto_len_65508", EMSGSIZE, sendto(v, sbuf, 65508, 0, (struct sockaddr *)&ua, 16));
-	TRY("sendto_oob", EOPNOTSUPP, sendto(v, "x", 1, MSG_OOB, (struct sockaddr *)&ua, 16));
+	TRY("sendto_len_1g", EMSGSIZE, sendto(v, sbuf, 1 << 30, 0, (struct sockaddr *)&ka, 16));
+	TRY("sendto_len_65508", EMSGSIZE, sendto(v, sbuf, 65508, 0, (struct sockaddr *)&ka, 16));
+	TRY("sendto_oob", EOPNOTSUPP, sendto(v, "x", 1, MSG_OOB, (struct sockaddr *)&ka, 16));
 	int w = CK(socket(AF_INET, SOCK_DGRAM, 0));
 	TRY("sendto_null_addr_unconnected", EDESTADDRREQ, sendto(w, "x", 1, 0, NULL, 16));
 	close(w);
@@ -275,7 +278,7 @@ int main(void)
 	/* sendmsg */
 	struct iovec iov = { "hello", 5 }, badiov = { BAD, 10 };
 	struct msghdr mh;
-#define MH(...) (mh = (struct msghdr){ .msg_name = &ua, .msg_namelen = 16, .msg_iov = &iov, .msg_iovlen = 1, __VA_ARGS__ }, &mh)
+#define MH(...) (mh = (struct msghdr){ .msg_name = &ka, .msg_namelen = 16, .msg_iov = &iov, .msg_iovlen = 1, __VA_ARGS__ }, &mh)
 	TRY("sendmsg_fd_neg", EBADF, sendmsg(-1, MH(), 0));
 	TRY("sendmsg_fd_neg_msg_1", EBADF, sendmsg(-1, BAD, 0));
 	TRY("sendmsg_pipe", ENOTSOCK, sendmsg(p[1], MH(), 0));
@@ -293,12 +296,13 @@ int main(void)
 	struct iovec two[2] = { { sbuf, SSIZE_MAX }, { sbuf, SSIZE_MAX } };
 	TRY("sendmsg_iov_huge", EFAULT, sendmsg(v, MH(.msg_iov = two, .msg_iovlen = 2), 0));
 	/* namelen beyond sockaddr_storage is clamped: the datagram goes out */
-	TRY("sendmsg_namelen_200", 0, sendmsg(v, MH(.msg_namelen = 200), 0));
-	if (!(wait_poll(u, POLLIN, 10000) & POLLIN))
-		DIE("datagram did not arrive");
-	len = sizeof xa;
-	got = recvfrom(u, sbuf, sizeof sbuf, 0, (struct sockaddr *)&xa, &len);
-	OUT("sendmsg_namelen_200: received=%ld src_matches=%d", got, sa_eq(&xa, &va));
+	if (TRY("sendmsg_namelen_200", 0, sendmsg(v, MH(.msg_name = &ua, .msg_namelen = 200), 0)) >= 0) {
+		if (!(wait_poll(u, POLLIN, 10000) & POLLIN))
+			DIE("datagram did not arrive");
+		len = sizeof xa;
+		got = recvfrom(u, sbuf, sizeof sbuf, 0, (struct sockaddr *)&xa, &len);
+		OUT("sendmsg_namelen_200: received=%ld src_matches=%d", got, sa_eq(&xa, &va));
+	}
 
 	/* recvmsg */
 	char rb[64];
@@ -328,8 +332,8 @@ int main(void)
 	/* sendmmsg */
 	struct mmsghdr mm[2];
 	memset(mm, 0, sizeof mm);
-	mm[0].msg_hdr = (struct msghdr){ .msg_name = &ua, .msg_namelen = 16, .msg_iov = &iov, .msg_iovlen = 1 };
-	mm[1].msg_hdr = (struct msghdr){ .msg_name = &ua, .msg_namelen = 16, .msg_iov = &badiov, .msg_iovlen = 1 };
+	mm[0].msg_hdr = (struct msghdr){ .msg_name = &ka, .msg_namelen = 16, .msg_iov = &iov, .msg_iovlen = 1 };
+	mm[1].msg_hdr = (struct msghdr){ .msg_name = &ka, .msg_namelen = 16, .msg_iov = &badiov, .msg_iovlen = 1 };
 	TRY("sendmmsg_fd_neg", EBADF, sendmmsg(-1, mm, 1, 0));
 	TRY("sendmmsg_pipe", ENOTSOCK, sendmmsg(p[1], mm, 1, 0));
 	TRY("sendmmsg_vec_1", EFAULT, sendmmsg(v, BAD, 1, 0));
@@ -345,11 +349,6 @@ int main(void)
 	tail[1] = mm[0];
 	n = sendmmsg(v, tail, 1 << 30, 0);
 	OUT("sendmmsg_vlen_huge_before_guard: ret=%d", n);
-	for (int i = 0; i < 3; i++) {
-		if (!(wait_poll(u, POLLIN, 10000) & POLLIN))
-			DIE("sendmmsg datagram %d did not arrive", i);
-		CK(recv(u, sbuf, sizeof sbuf, 0));
-	}
 
 	/* recvmmsg */
 	struct mmsghdr rm[2];

@@ -275,6 +275,7 @@ struct storm {
 	struct sockaddr_storage la;
 	int seen[STORM];
 	int bad, connect_ok, unexpected_eintr, pollout_after_eintr;
+	int first_error; /* errno of the first failed connect */
 };
 
 static void *storm_acceptor(void *arg)
@@ -308,6 +309,7 @@ static void *storm_connector(void *arg)
 			s->unexpected_eintr++; /* socket() never fails with EINTR on Linux */
 		}
 		int r = connect(fd, (struct sockaddr *)&s->la, sizeof(struct sockaddr_in));
+		int cerr = errno;
 		if (r < 0 && errno == EINTR) {
 			if (wait_poll(fd, POLLOUT, -1) & POLLOUT)
 				s->pollout_after_eintr++;
@@ -320,11 +322,14 @@ static void *storm_connector(void *arg)
 			else
 				s->pollout_after_eintr = -1000;
 		}
-		if (r == 0)
+		if (r == 0) {
 			s->connect_ok++;
-		else
+			write_all(fd, &id, 4);
+		} else {
 			s->bad++;
-		write_all(fd, &id, 4);
+			if (!s->first_error)
+				s->first_error = cerr;
+		}
 		close(fd);
 	}
 	return NULL;
@@ -349,8 +354,25 @@ static void storm_case(int restart, int accepting)
 			close(c);
 		}
 	} else {
-		for (int n = 0; n < STORM; n++) {
-			int a = CK(accept(s.l, NULL, NULL));
+		/* accept until the connector is done and nothing is left */
+		set_nonblock(s.l, 1);
+		int accepted = 0;
+		for (;;) {
+			int a = accept(s.l, NULL, NULL);
+			if (a < 0 && errno == EAGAIN) {
+				if (t && pthread_tryjoin_np(t, NULL) == 0)
+					t = 0;
+				/* done: the connector finished and every connection
+				 * it made has been accepted */
+				if (!t && accepted >= s.connect_ok)
+					break;
+				wait_poll(s.l, POLLIN, 100);
+				continue;
+			}
+			if (a < 0)
+				DIE("storm accept");
+			set_nonblock(a, 0);
+			accepted++;
 			uint32_t id;
 			if (read_full(a, &id, 4) != 4 || id >= STORM)
 				s.bad++;
@@ -359,7 +381,8 @@ static void storm_case(int restart, int accepting)
 			close(a);
 		}
 	}
-	pthread_join(t, NULL);
+	if (t)
+		pthread_join(t, NULL);
 	atomic_store(&stop_spam, 1);
 	pthread_join(sp, NULL);
 	int once = 1;
@@ -374,8 +397,9 @@ static void storm_case(int restart, int accepting)
 	if (accepting) {
 		OUT("%s: clients=%d each_once=%d bad=%d next_is_marker=%d", name, STORM, once, s.bad, sa_eq(&pa, &ma));
 	} else {
-		OUT("%s: clients=%d connect_ok=%d each_once=%d bad=%d unexpected_eintr=%d pollout_after_eintr_ok=%d next_is_marker=%d",
-		    name, STORM, s.connect_ok, once, s.bad, s.unexpected_eintr, s.pollout_after_eintr >= 0, sa_eq(&pa, &ma));
+		OUT("%s: clients=%d connect_ok=%d each_once=%d bad=%d first_error=%s unexpected_eintr=%d pollout_after_eintr_ok=%d next_is_marker=%d",
+		    name, STORM, s.connect_ok, once, s.bad, en(s.first_error), s.unexpected_eintr, s.pollout_after_eintr >= 0,
+		    sa_eq(&pa, &ma));
 		EXPECT(s.connect_ok == STORM && !s.unexpected_eintr && s.pollout_after_eintr >= 0);
 	}
 	EXPECT(once && !s.bad && sa_eq(&pa, &ma));
