@@ -142,11 +142,12 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		so.wq.EventUnregister(&e)
 		so.finishConnect(addr, dup, sentinel)
 	}()
+	so.s.log.Debug("connect started", "ino", so.ino, "pid", c.pid, "nonblock", nonblock)
 	if nonblock {
 		c.fail(unix.EINPROGRESS)
 		return
 	}
-	so.awaitConnect(c, done)
+	go so.awaitConnect(c, done)
 }
 
 // blockWrites keeps a non-blocking connect's socket unwritable until the
@@ -173,6 +174,7 @@ func (so *socket) blockWrites(dup int) int {
 // carrying data.
 func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 	terr := so.ep.Connect(addr) // asking again yields the outcome
+	so.s.log.Debug("connect finished", "ino", so.ino, "err", terr)
 	so.mu.Lock()
 	if so.state != stConnecting {
 		so.mu.Unlock()

@@ -12,7 +12,10 @@ import (
 type hupWatcher struct {
 	epfd int
 	mu   sync.Mutex
-	m    map[int32]*socket
+	// Keyed by a serial number, not the fd: an event read just before its fd
+	// is closed and reused must not hang up the fd's next owner.
+	m    map[uint64]*socket
+	next uint64
 }
 
 func newHupWatcher() (*hupWatcher, error) {
@@ -20,25 +23,28 @@ func newHupWatcher() (*hupWatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	h := &hupWatcher{epfd: fd, m: map[int32]*socket{}}
+	h := &hupWatcher{epfd: fd, m: map[uint64]*socket{}}
 	go h.run()
 	return h, nil
 }
 
 func (h *hupWatcher) watch(so *socket) {
 	h.mu.Lock()
-	h.m[int32(so.peerFd)] = so
+	h.next++
+	id := h.next
+	h.m[id] = so
+	so.watchID = id
 	h.mu.Unlock()
 	// No EPOLLIN: only hang-up and errors, edge-triggered.
-	ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(so.peerFd)}
+	ev := unix.EpollEvent{Events: unix.EPOLLET, Fd: int32(id), Pad: int32(id >> 32)}
 	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, so.peerFd, &ev)
 }
 
-func (h *hupWatcher) unwatch(fd int) {
+func (h *hupWatcher) unwatch(so *socket) {
 	h.mu.Lock()
-	delete(h.m, int32(fd))
+	delete(h.m, so.watchID)
 	h.mu.Unlock()
-	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, fd, nil)
+	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, so.peerFd, nil)
 }
 
 func (h *hupWatcher) run() {
@@ -56,7 +62,7 @@ func (h *hupWatcher) run() {
 				continue
 			}
 			h.mu.Lock()
-			so := h.m[ev.Fd]
+			so := h.m[uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32]
 			h.mu.Unlock()
 			if so != nil {
 				go so.hangup()

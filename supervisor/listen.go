@@ -148,7 +148,7 @@ func (s *Supervisor) sysListen(c *call) {
 	so.pending = map[string]*pendingConn{}
 	if so.peer != nil {
 		// The program's half of the original pair is gone: ours is useless.
-		s.hup.unwatch(so.peerFd)
+		s.hup.unwatch(so)
 		so.peer.Close()
 		so.peer = nil
 	}
@@ -277,28 +277,30 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 		return
 	}
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-	if err == nil {
+	if fl&unix.O_NONBLOCK != 0 {
+		nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		unix.Close(dup)
+		if err != nil {
+			c.fail(err.(unix.Errno))
+			return
+		}
 		so.deliver(c, nfd, addrPtr, lenPtr, flags)
 		return
 	}
-	if err != unix.EAGAIN || fl&unix.O_NONBLOCK != 0 {
-		unix.Close(dup)
-		c.fail(err.(unix.Errno))
-		return
-	}
+	// A blocking listener: accept4 on our copy would block too, so it runs
+	// off the notification loop, after poll says a connection is queued.
 	go func() {
 		defer unix.Close(dup)
 		for c.waitFD(dup, unix.POLLIN) {
 			// Validity just checked: a call interrupted by a signal must not
-			// take a connection its restarted twin should get.
+			// take a connection its restarted twin should get. (If it still
+			// does, deliver puts the connection back.)
 			if !c.valid() {
 				return
 			}
 			nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 			if err == unix.EAGAIN || err == unix.EINTR {
-				continue // another process took it
+				continue
 			}
 			if err != nil {
 				c.fail(err.(unix.Errno))

@@ -39,6 +39,7 @@ type socket struct {
 	ino        uint64   // inode of the program's end
 	peer       *os.File // the supervisor's end
 	peerFd     int      // its number (peer.Fd() would make it blocking)
+	watchID    uint64   // its key in the hang-up watcher
 	reading    bool     // a pump goroutine reads peer; it handles hang-up
 	readerDone chan struct{}
 	resetting  bool // the remote reset; the program must see ECONNRESET
@@ -221,7 +222,7 @@ func (so *socket) close() {
 		unix.Close(p.fd)
 	}
 	if peer != nil {
-		s.hup.unwatch(so.peerFd)
+		s.hup.unwatch(so)
 		peer.Close()
 	}
 	so.ep.Close()
