@@ -1,0 +1,117 @@
+// Command bench compares, side by side in one run, the same micro-benchmarks
+// bare on the host kernel and under `ztnc-run --local`, and prints the ratios.
+// It is a benchmark, not a test: nothing here asserts a time.
+//
+//	make bench          (or: ZTNC_RUN=bin/ztnc-run go run ./tests/bench)
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"runtime"
+	"sort"
+	"strconv"
+	"strings"
+)
+
+type result map[string]float64
+
+func main() {
+	ztnc := os.Getenv("ZTNC_RUN")
+	if ztnc == "" {
+		ztnc = "bin/ztnc-run"
+	}
+	if _, err := os.Stat(ztnc); err != nil {
+		fail("ztnc-run not found at %s (make build): %v", ztnc, err)
+	}
+	dir, err := os.MkdirTemp("", "ztnc-bench")
+	if err != nil {
+		fail("%v", err)
+	}
+	defer os.RemoveAll(dir)
+	_, self, _, _ := runtime.Caller(0)
+	bin := filepath.Join(dir, "bench")
+	if out, err := exec.Command("gcc", "-O2", "-o", bin, filepath.Join(filepath.Dir(self), "c", "bench.c")).CombinedOutput(); err != nil {
+		fail("compiling c/bench.c: %v\n%s", err, out)
+	}
+	rounds := 3
+	if v, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && v > 0 {
+		rounds = v
+	}
+	modes := [][]string{{"trap", "20000"}, {"untrapped", "2000000"}, {"bulk", "512"}, {"connrate", "2"}}
+	bare, under := result{}, result{}
+	for _, m := range modes {
+		// Alternate bare and supervised runs; keep each key's median.
+		var b, u []result
+		for i := 0; i < rounds; i++ {
+			b = append(b, run(append([]string{bin}, m...)))
+			u = append(u, run(append([]string{ztnc, "--local", "10.9.0.1/24", "--", bin}, m...)))
+		}
+		merge(bare, b)
+		merge(under, u)
+	}
+	fmt.Printf("ztnc bench: median of %d alternating rounds, %d CPUs\n\n", rounds, runtime.NumCPU())
+	fmt.Printf("%-32s %14s %14s %10s\n", "measure", "bare", "ztnc-run", "ratio")
+	row := func(name, key, unit string, higherBetter bool) {
+		r := under[key] / bare[key]
+		if !higherBetter {
+			r = bare[key] / under[key]
+		}
+		fmt.Printf("%-32s %14s %14s %10.3f\n", name, fmtv(bare[key], unit), fmtv(under[key], unit), r)
+	}
+	row("trapped call, median (µs)", "trap_median_us", "µs", false)
+	row("trapped call, p99 (µs)", "trap_p99_us", "µs", false)
+	row("untrapped getppid (calls/s)", "untrapped_per_s", "/s", true)
+	row("TCP bulk 127.0.0.1 (MB/s)", "bulk_MBps", "MB/s", true)
+	row("new connections (conn/s)", "conn_per_s", "/s", true)
+	fmt.Println("\nratio: ztnc-run relative to bare (1.0 = same; higher is better).")
+	fmt.Println("The trapped call is getsockopt(SO_TYPE): bare, the kernel answers; under ztnc-run, the supervisor.")
+}
+
+func fmtv(v float64, unit string) string {
+	if v >= 1000 {
+		return fmt.Sprintf("%.0f", v)
+	}
+	return fmt.Sprintf("%.2f", v)
+}
+
+func run(argv []string) result {
+	cmd := exec.Command(argv[0], argv[1:]...)
+	var out, errb bytes.Buffer
+	cmd.Stdout, cmd.Stderr = &out, &errb
+	if err := cmd.Run(); err != nil {
+		fail("%s: %v\n%s", strings.Join(argv, " "), err, errb.String())
+	}
+	r := result{}
+	sc := bufio.NewScanner(&out)
+	for sc.Scan() {
+		k, v, ok := strings.Cut(sc.Text(), "=")
+		if !ok {
+			continue
+		}
+		if f, err := strconv.ParseFloat(v, 64); err == nil {
+			r[k] = f
+		}
+	}
+	return r
+}
+
+func merge(dst result, rs []result) {
+	for k := range rs[0] {
+		var vs []float64
+		for _, r := range rs {
+			vs = append(vs, r[k])
+		}
+		sort.Float64s(vs)
+		dst[k] = vs[len(vs)/2]
+	}
+}
+
+func fail(f string, a ...any) {
+	fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...)
+	os.Exit(1)
+}
