@@ -78,7 +78,7 @@ need setsid
 setsid apache2 -DFOREGROUND -f "$A/httpd.conf" >"$A/stdout.log" 2>&1 &
 srv=$!
 on_exit stop_pid $srv
-wait_up $srv 200 fetch -o /dev/null "http://$ADDR:$PORT/data.bin"
+wait_up $srv 200 probe -o /dev/null "http://$ADDR:$PORT/data.bin"
 
 # prefork: the parent plus StartServers children (more may come later when
 # apache thinks it needs spares, never fewer while idle).

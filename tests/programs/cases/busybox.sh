@@ -27,7 +27,7 @@ $BB httpd -f -vv -p "$ADDR:$PORT" -h "$D" >"$WORK/httpd.log" 2>&1 &
 srv=$!
 on_exit stop_pid $srv
 on_exit '[ $_st -eq 0 ] || dump_logs "$WORK/httpd.log" "$WORK/httpd6.log"'
-wait_up $srv 200 bbget -q -O /dev/null "http://$ADDR:$PORT/file.bin"
+wait_up $srv 200 $BB timeout 3 $BB wget -q -O /dev/null "http://$ADDR:$PORT/file.bin"
 
 for i in 1 2; do
 	rm -f "$WORK/got"
@@ -42,7 +42,7 @@ check_eq "query=x=1&y=2 remote=$ADDR" "$got" "CGI output"
 $BB httpd -f -vv -p "[$ADDR6]:$PORT" -h "$D" >"$WORK/httpd6.log" 2>&1 &
 srv6=$!
 on_exit stop_pid $srv6
-wait_up $srv6 200 bbget -q -O /dev/null "http://[$ADDR6]:$PORT/file.bin"
+wait_up $srv6 200 $BB timeout 3 $BB wget -q -O /dev/null "http://[$ADDR6]:$PORT/file.bin"
 rm -f "$WORK/got"
 bbget -q -O "$WORK/got" "http://[$ADDR6]:$PORT/file.bin" || fail "wget over IPv6"
 check_sha "$want" "$WORK/got" "file.bin via busybox wget over IPv6"

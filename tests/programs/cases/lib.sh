@@ -29,12 +29,14 @@ need() {
 }
 
 # try_until TRIES CMD...: run CMD (output discarded) every 0.1 s until it
-# succeeds, at most TRIES times; return 1 when it never does.
+# succeeds, at most TRIES times and for at most WAIT_SECS (default 25)
+# seconds; return 1 when it never does. CMD should bound its own run time.
 try_until() {
 	_tries=$1
 	shift
 	_i=0
-	while [ "$_i" -lt "$_tries" ]; do
+	_end=$(($(date +%s) + ${WAIT_SECS:-25}))
+	while [ "$_i" -lt "$_tries" ] && [ "$(date +%s)" -le "$_end" ]; do
 		if "$@" >/dev/null 2>&1; then
 			return 0
 		fi
@@ -46,7 +48,7 @@ try_until() {
 
 # wait_until TRIES CMD...: try_until, failing the case when CMD never succeeds.
 wait_until() {
-	try_until "$@" || fail "gave up after $1 tries waiting for: $*"
+	try_until "$@" || fail "gave up after $1 tries / ${WAIT_SECS:-25} s waiting for: $*"
 }
 
 # running PID: true while PID exists and is not a zombie (kill -0 alone
@@ -64,15 +66,17 @@ wait_up() {
 	_tries=$2
 	shift 2
 	_i=0
-	while [ "$_i" -lt "$_tries" ]; do
+	_end=$(($(date +%s) + ${WAIT_SECS:-25}))
+	while [ "$_i" -lt "$_tries" ] && [ "$(date +%s)" -le "$_end" ]; do
 		if "$@" >/dev/null 2>&1; then
+			log "server answers (after $_i retries)"
 			return 0
 		fi
 		running "$_pid" || fail "server (pid $_pid) exited before answering"
 		_i=$((_i + 1))
 		sleep 0.1
 	done
-	fail "gave up after $_tries tries waiting for: $*"
+	fail "gave up after $_i tries / ${WAIT_SECS:-25} s waiting for: $*"
 }
 
 # alive PID: fail when the background server died (typically at startup).
@@ -150,6 +154,11 @@ stop_pid() {
 stop_pidfile() {
 	[ -s "$1" ] && stop_pid "$(cat "$1")"
 	return 0
+}
+
+# probe ARGS...: a quick curl for readiness polling (short timeout).
+probe() {
+	curl --noproxy '*' -sS --fail --max-time 3 "$@"
 }
 
 # fetch ARGS...: curl with defaults suitable for the checks: no proxy, fail

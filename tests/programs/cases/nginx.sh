@@ -47,7 +47,7 @@ nginx -p "$N" -e "$N/error.log" -c "$N/nginx.conf" -t >"$N/configtest.log" 2>&1 
 }
 # Daemon mode: the command returns once the master has forked off.
 nginx -p "$N" -e "$N/error.log" -c "$N/nginx.conf" || fail "nginx failed to start"
-wait_until 200 fetch -o /dev/null "http://$ADDR:$PORT/index.html"
+wait_until 200 probe -o /dev/null "http://$ADDR:$PORT/index.html"
 master=$(cat "$N/nginx.pid")
 log "master pid $master, workers: $(pgrep -P "$master" | tr '\n' ' ')"
 [ "$(pgrep -P "$master" | wc -l)" -eq 2 ] || fail "want 2 worker processes under master $master"

@@ -52,7 +52,7 @@ node "$WORK/server.js" "$ADDR" "$ADDR6" "$PORT" "$WORK/served.bin" >"$WORK/node.
 srv=$!
 on_exit stop_pid $srv
 on_exit '[ $_st -eq 0 ] || dump_logs "$WORK/node.log"'
-ready() { grep -qx ready "$WORK/node.log" && fetch -o /dev/null "http://$ADDR:$PORT/peer"; }
+ready() { grep -qx ready "$WORK/node.log" && probe -o /dev/null "http://$ADDR:$PORT/peer"; }
 wait_up $srv 300 ready
 
 for url in "http://$ADDR:$PORT/file" "http://[$ADDR6]:$PORT/file"; do

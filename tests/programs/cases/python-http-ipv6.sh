@@ -16,7 +16,7 @@ serve() { # BIND LOG: start http.server in the background, set $srv
 
 for a in "$ADDR6" ::1; do
 	serve "$a" "$WORK/server-$a.log"
-	wait_up $srv 200 fetch -o /dev/null "http://[$a]:$PORT/"
+	wait_up $srv 200 probe -o /dev/null "http://[$a]:$PORT/"
 	fetch -o "$WORK/got" "http://[$a]:$PORT/blob.bin" || fail "curl [$a]"
 	check_sha "$want" "$WORK/got" "blob.bin via [$a]"
 	# The server saw the request come from the address itself.
@@ -29,7 +29,7 @@ done
 # "::" (http.server's dual-stack default when IPv6 is available): reachable
 # over IPv6 and, as IPv4-mapped, over IPv4.
 serve :: "$WORK/server-any.log"
-wait_up $srv 200 fetch -o /dev/null "http://[$ADDR6]:$PORT/"
+wait_up $srv 200 probe -o /dev/null "http://[$ADDR6]:$PORT/"
 for url in "http://[$ADDR6]:$PORT/blob.bin" "http://[::1]:$PORT/blob.bin" "http://$ADDR:$PORT/blob.bin"; do
 	fetch -o "$WORK/got" "$url" || fail "curl $url"
 	check_sha "$want" "$WORK/got" "$url via ::"

@@ -12,7 +12,7 @@ srv=$!
 on_exit stop_pid $srv
 on_exit '[ $_st -eq 0 ] || dump_logs "$WORK/server.log"'
 
-wait_up $srv 200 fetch -o /dev/null "http://$ADDR:$PORT/sub/hello.txt"
+wait_up $srv 200 probe -o /dev/null "http://$ADDR:$PORT/sub/hello.txt"
 
 fetch -o "$WORK/got.bin" "http://$ADDR:$PORT/blob.bin" || fail "curl blob.bin"
 check_sha "$want" "$WORK/got.bin" "blob.bin via http.server"

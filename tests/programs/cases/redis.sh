@@ -14,7 +14,7 @@ on_exit stop_pid $srv
 on_exit '[ $_st -eq 0 ] || dump_logs "$R/stdout.log" "$R/redis.log"'
 
 cli() { redis-cli -h "$ADDR" -p "$PORT" "$@"; }
-pong() { [ "$(cli ping)" = PONG ]; }
+pong() { [ "$(timeout 3 redis-cli -h "$ADDR" -p "$PORT" ping)" = PONG ]; }
 wait_up $srv 200 pong
 
 check_eq OK "$(cli set greeting 'hello ztnc')" "SET greeting"

@@ -28,6 +28,7 @@ func main() {
 
 	c := &http.Client{Timeout: 20 * time.Second, Transport: &http.Transport{Proxy: nil}}
 	if *probe {
+		c.Timeout = 3 * time.Second
 		resp, err := c.Get(*base + "/sum")
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
