@@ -6,6 +6,10 @@
 // TestHostile does the same for a program that feeds bad pointers, lengths,
 // families and fds to every trapped call. TestIsolation (ztnc-run only)
 // checks that nothing reaches the host's network.
+//
+// Run: make build && ZTNC_RUN=$PWD/bin/ztnc-run go test -count=1 -v ./tests/conformance/
+// A program can be run by hand too (gcc -pthread -o /tmp/x c/udp.c; /tmp/x;
+// bin/ztnc-run --local 10.9.0.1/24 -- /tmp/x); signals takes a case name.
 package conformance
 
 import (
