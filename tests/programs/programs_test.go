@@ -5,7 +5,8 @@
 // Each case is a shell script in cases/ (helpers in cases/lib.sh). It is run
 // as `ztnc-run --local 10.9.0.1/24 --local fd00:9::1/64 -- sh NAME.sh` with
 //
-//	ADDR=10.9.0.1 ADDR6=fd00:9::1 PORT=<port> WORK=<scratch dir>
+//	ADDR=10.9.0.1 ADDR6=fd00:9::1 PORT=<port> PORT2, PORT3=<more ports>
+//	WORK=<scratch dir>
 //	GOPROGS=<dir with the static Go test programs>
 //
 // starts its server in the background, waits (bounded polling) until it
@@ -49,6 +50,7 @@ type progCase struct {
 var cases = []progCase{
 	{name: "python-http", needs: []string{"python3", "curl"}, pkgs: "python3 curl"},
 	{name: "python-http-ipv6", needs: []string{"python3", "curl"}, pkgs: "python3 curl"},
+	{name: "restart-same-port", needs: []string{"python3", "curl"}, pkgs: "python3 curl"},
 	{name: "nginx", needs: []string{"nginx", "curl", "pgrep"}, pkgs: "nginx curl procps"},
 	{name: "apache2", needs: []string{"apache2", "curl"}, pkgs: "apache2 curl"},
 	{name: "redis", needs: []string{"redis-server", "redis-cli"}, pkgs: "redis-server redis-tools"},
@@ -127,7 +129,7 @@ func runCase(t *testing.T, c progCase, u testutil.User, goprogs string) {
 		}
 	}
 	work := testutil.SharedTempDir(t)
-	port := testutil.FreePort(t)
+	ports := testutil.FreePorts(t, 3)
 
 	addr, addr6 := "10.9.0.1", "fd00:9::1"
 	argv := []string{"sh", filepath.Join(scripts, c.name+".sh")}
@@ -148,7 +150,9 @@ func runCase(t *testing.T, c progCase, u testutil.User, goprogs string) {
 		"LANG=C.UTF-8",
 		"ADDR=" + addr,
 		"ADDR6=" + addr6,
-		fmt.Sprint("PORT=", port),
+		fmt.Sprint("PORT=", ports[0]),
+		fmt.Sprint("PORT2=", ports[1]),
+		fmt.Sprint("PORT3=", ports[2]),
 		"WORK=" + work,
 		"GOPROGS=" + goprogs,
 	}

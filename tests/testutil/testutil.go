@@ -131,6 +131,21 @@ func FreePort(t testing.TB) int {
 	return 0
 }
 
+// FreePorts returns n distinct ports as FreePort does.
+func FreePorts(t testing.TB, n int) []int {
+	t.Helper()
+	seen := map[int]bool{}
+	var ps []int
+	for len(ps) < n {
+		p := FreePort(t)
+		if !seen[p] {
+			seen[p] = true
+			ps = append(ps, p)
+		}
+	}
+	return ps
+}
+
 // RunGroup runs argv in dir with exactly env (not inheriting the test's
 // environment) in a process group of its own, and returns its combined
 // output. When ctx ends, the whole group gets SIGTERM and, 3 s later,

@@ -5,6 +5,7 @@
 #          (10.9.0.1 under ztnc-run, 127.0.0.1 when validating on the host)
 #   ADDR6  IPv6 address likewise (fd00:9::1 under ztnc-run, ::1 on the host)
 #   PORT   a TCP/UDP port > 1024 for the case's server
+#   PORT2, PORT3  two more such ports
 #   WORK   a scratch directory writable by root and uid 65534
 #   GOPROGS  directory holding the static Go test programs (go-static case)
 

@@ -1,40 +1,59 @@
 # python3 -m http.server <-> curl over IPv6: on ADDR6 (fd00:9::1 under
-# ztnc-run) and on the loopback ::1, plus a dual-stack listener on ::.
+# ztnc-run) and on the loopback ::1, plus a dual-stack listener on ::
+# (reached over IPv6 and, IPv4-mapped, over IPv4). Each server has a port of
+# its own; restarting on the same port is restart-same-port's business.
 . "$(dirname "$0")/lib.sh"
 need python3 curl sha256sum
+: "${PORT2:?}" "${PORT3:?}"
 
 mkdir -p "$WORK/www" || fail "mkdir"
 mkblob "$WORK/www/blob.bin" 500000
 want=$(sha "$WORK/www/blob.bin")
 
-serve() { # BIND LOG: start http.server in the background, set $srv
-	python3 -m http.server --bind "$1" --directory "$WORK/www" "$PORT" >"$2" 2>&1 &
+serve() { # BIND PORT LOG: start http.server in the background, set $srv
+	python3 -m http.server --bind "$1" --directory "$WORK/www" "$2" >"$3" 2>&1 &
 	srv=$!
 	on_exit stop_pid $srv
-	on_exit "[ \$_st -eq 0 ] || dump_logs '$2'"
+	on_exit "[ \$_st -eq 0 ] || dump_logs '$3'"
 }
 
-for a in "$ADDR6" ::1; do
-	serve "$a" "$WORK/server-$a.log"
-	wait_up $srv 200 probe -o /dev/null "http://[$a]:$PORT/"
-	fetch -o "$WORK/got" "http://[$a]:$PORT/blob.bin" || fail "curl [$a]"
-	check_sha "$want" "$WORK/got" "blob.bin via [$a]"
-	# The server saw the request come from the address itself.
-	grep -q "^$a - - .*GET /blob.bin" "$WORK/server-$a.log" ||
-		fail "server log has no 'GET /blob.bin' from $a"
-	stop_pid $srv
-	rm -f "$WORK/got"
-done
+serve "$ADDR6" "$PORT" "$WORK/server-addr6.log"
+srv_a=$srv
+serve ::1 "$PORT2" "$WORK/server-lo6.log"
+srv_b=$srv
+serve :: "$PORT3" "$WORK/server-any.log"
+srv_c=$srv
+wait_up $srv_a 200 probe -o /dev/null "http://[$ADDR6]:$PORT/"
+wait_up $srv_b 200 probe -o /dev/null "http://[::1]:$PORT2/"
+wait_up $srv_c 200 probe -o /dev/null "http://[$ADDR6]:$PORT3/"
 
-# "::" (http.server's dual-stack default when IPv6 is available): reachable
-# over IPv6 and, as IPv4-mapped, over IPv4.
-serve :: "$WORK/server-any.log"
-wait_up $srv 200 probe -o /dev/null "http://[$ADDR6]:$PORT/"
-for url in "http://[$ADDR6]:$PORT/blob.bin" "http://[::1]:$PORT/blob.bin" "http://$ADDR:$PORT/blob.bin"; do
-	fetch -o "$WORK/got" "$url" || fail "curl $url"
-	check_sha "$want" "$WORK/got" "$url via ::"
+get() { # URL
 	rm -f "$WORK/got"
+	fetch -o "$WORK/got" "$1" || fail "curl $1"
+	check_sha "$want" "$WORK/got" "$1"
+}
+get "http://[$ADDR6]:$PORT/blob.bin"
+get "http://[::1]:$PORT2/blob.bin"
+# The server saw each request come from the address itself.
+grep -q "^$ADDR6 - - .*GET /blob.bin" "$WORK/server-addr6.log" ||
+	fail "server on $ADDR6 did not log 'GET /blob.bin' from $ADDR6"
+grep -q "^::1 - - .*GET /blob.bin" "$WORK/server-lo6.log" ||
+	fail "server on ::1 did not log 'GET /blob.bin' from ::1"
+
+# A specific IPv6 address does not answer for another one (when validating
+# on the host ADDR6 is ::1 itself, so there is nothing to check).
+if [ "$ADDR6" != ::1 ]; then
+	code=$(curl --noproxy '*' -s -o /dev/null -w '%{http_code}' --max-time 5 "http://[::1]:$PORT/blob.bin")
+	check_eq 000 "$code" "HTTP status from [::1]:$PORT where only $ADDR6 listens (no connection)"
+fi
+
+# "::" (http.server makes it dual-stack): IPv6, loopback and IPv4-mapped.
+get "http://[$ADDR6]:$PORT3/blob.bin"
+get "http://[::1]:$PORT3/blob.bin"
+get "http://$ADDR:$PORT3/blob.bin"
+get "http://127.0.0.1:$PORT3/blob.bin"
+for from in "$ADDR6" ::1 "::ffff:$ADDR" ::ffff:127.0.0.1; do
+	grep -q "^$from - - .*GET /blob.bin" "$WORK/server-any.log" ||
+		fail "server on :: did not log a request from $from"
 done
-grep -q "^::ffff:$ADDR - - .*GET /blob.bin" "$WORK/server-any.log" ||
-	fail "server on :: did not log the IPv4 client as ::ffff:$ADDR"
 log PASS
