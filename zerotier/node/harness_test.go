@@ -1,0 +1,163 @@
+package node
+
+import (
+	"encoding/json"
+	"net"
+	"net/netip"
+	"os"
+	"testing"
+	"time"
+
+	"ztnc/zerotier/crypto/c25519"
+	"ztnc/zerotier/identity"
+	"ztnc/zerotier/topology"
+	"ztnc/zerotier/world"
+)
+
+// testIdentities are the reference-made identities of the vectors (with
+// secrets), so tests need no proof-of-work generation.
+func testIdentities(t testing.TB) []*identity.Identity {
+	t.Helper()
+	b, err := os.ReadFile("testdata/identities.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var f struct {
+		Identities []struct{ Secret string } `json:"identities"`
+	}
+	if err := json.Unmarshal(b, &f); err != nil {
+		t.Fatal(err)
+	}
+	var out []*identity.Identity
+	for _, e := range f.Identities {
+		id, err := identity.Parse(e.Secret)
+		if err != nil {
+			t.Fatal(err)
+		}
+		out = append(out, id)
+	}
+	if len(out) < 4 {
+		t.Fatalf("need 4 identities, have %d", len(out))
+	}
+	return out
+}
+
+// testPlanet makes a private planet whose only root is root at ep, signed
+// with a fresh key.
+func testPlanet(t testing.TB, root *identity.Identity, ep netip.AddrPort) *world.World {
+	t.Helper()
+	pub, priv, err := c25519.Generate(nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := &world.World{
+		Type: world.TypePlanet, ID: 0x7e57000000000042, Timestamp: uint64(time.Now().UnixMilli()),
+		UpdatesMustBeSignedBy: pub,
+		Roots:                 []world.Root{{Identity: root.PublicOnly(), StableEndpoints: []netip.AddrPort{ep}}},
+	}
+	if err := w.Sign(&priv); err != nil {
+		t.Fatal(err)
+	}
+	if err := w.VerifySelf(); err != nil {
+		t.Fatal(err)
+	}
+	return w
+}
+
+func listenLoopback(t testing.TB) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
+	if err != nil {
+		t.Fatalf("listen: %v", err)
+	}
+	return c
+}
+
+type testNode struct {
+	*Node
+	msgs chan UserMessage
+	addr netip.AddrPort
+}
+
+// startNet starts a root and leaves on 127.0.0.1 sharing a private planet.
+func startNet(t *testing.T, leaves int) (root *testNode, out []*testNode) {
+	t.Helper()
+	ids := testIdentities(t)
+	rc := listenLoopback(t)
+	rootAddr := rc.LocalAddr().(*net.UDPAddr).AddrPort()
+	planet := testPlanet(t, ids[0], rootAddr)
+	start := func(id *identity.Identity, c *net.UDPConn) *testNode {
+		tn := &testNode{msgs: make(chan UserMessage, 16), addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
+		n, err := New(Config{
+			Identity: id, Topology: topology.New(planet), Conns: []*net.UDPConn{c},
+			AllowLoopback: true,
+			// Faster than 1.14's 5 s so the test converges quickly; the
+			// /24 gate stays on (every node here shares 127.0.0.0/24).
+			PingInterval: 200 * time.Millisecond, HelloRateLimit: 50 * time.Millisecond,
+			OnUserMessage: func(m UserMessage) { tn.msgs <- m },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		tn.Node = n
+		n.Start()
+		t.Cleanup(func() { n.Close() })
+		return tn
+	}
+	root = start(ids[0], rc)
+	if !root.AmRoot() {
+		t.Fatal("root node does not consider itself a root")
+	}
+	for i := 1; i <= leaves; i++ {
+		out = append(out, start(ids[i], listenLoopback(t)))
+	}
+	return root, out
+}
+
+// waitFor polls cond until it holds or the bounded wait expires.
+func waitFor(t *testing.T, what string, cond func() bool) {
+	t.Helper()
+	deadline := time.Now().Add(15 * time.Second)
+	for !cond() {
+		if time.Now().After(deadline) {
+			t.Fatalf("timed out waiting for %s", what)
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+}
+
+func recvMsg(t *testing.T, n *testNode, what string) UserMessage {
+	t.Helper()
+	select {
+	case m := <-n.msgs:
+		return m
+	case <-time.After(15 * time.Second):
+		t.Fatalf("timed out waiting for %s", what)
+	}
+	return UserMessage{}
+}
+
+func hasDirectPath(n *Node, a interface{ String() string }) bool {
+	for _, p := range n.Peers() {
+		if p.Address.String() == a.String() {
+			for _, pa := range p.Paths {
+				if pa.Active {
+					return true
+				}
+			}
+		}
+	}
+	return false
+}
+
+// waitReady waits until every leaf is online with a path to the root and
+// the root has a path to every leaf.
+func waitReady(t *testing.T, root *testNode, leaves []*testNode) {
+	t.Helper()
+	for _, l := range leaves {
+		waitFor(t, "leaf "+l.Address().String()+" online with a path to the root", func() bool {
+			return l.Online() && hasDirectPath(l.Node, root.Address())
+		})
+		waitFor(t, "root knowing "+l.Address().String(), func() bool { return hasDirectPath(root.Node, l.Address()) })
+	}
+}
