@@ -1,0 +1,219 @@
+// Package service runs a node the way ZeroTier One's service does: in a home
+// directory with its layout (identity.secret 0600, identity.public, planet,
+// moons.d/, authtoken.secret 0600, zerotier-one.port), on UDP port 9993 (or
+// another if that is taken), with the local HTTP API on 127.0.0.1 at the same
+// port number.
+package service
+
+import (
+	"crypto/rand"
+	"errors"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net"
+	"net/http"
+	"net/netip"
+	"os"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"ztnc/zerotier/api"
+	"ztnc/zerotier/identity"
+	"ztnc/zerotier/node"
+	"ztnc/zerotier/packet"
+	"ztnc/zerotier/topology"
+)
+
+// DefaultHome is ZeroTier One's home on Linux.
+const DefaultHome = "/var/lib/zerotier-one"
+
+// Options configure a service.
+type Options struct {
+	Home string
+	// Port is the UDP and API port; 0 means 9993, falling back to a free
+	// port if that is taken. An explicit port that is taken is an error.
+	Port int
+	// PlanetFile replaces home/planet (and is written there).
+	PlanetFile string
+	// ListenIP restricts the UDP socket (default: all addresses, dual stack).
+	ListenIP netip.Addr
+	// Node tuning for tests; zero values mean ZeroTier One's defaults.
+	PingInterval   time.Duration
+	HelloRateLimit time.Duration
+	OnUserMessage  func(node.UserMessage)
+	Logger         *slog.Logger
+}
+
+// Service is a running node with its API.
+type Service struct {
+	Node  *node.Node
+	Port  int
+	Home  string
+	Token string
+	http  *http.Server
+	ln    net.Listener
+	done  chan error
+}
+
+// Start prepares the home directory and starts the node and the API.
+func Start(o Options) (*Service, error) {
+	if o.Home == "" {
+		o.Home = DefaultHome
+	}
+	log := o.Logger
+	if log == nil {
+		log = slog.Default()
+	}
+	if err := os.MkdirAll(o.Home, 0o700); err != nil {
+		return nil, fmt.Errorf("service: home: %w", err)
+	}
+	id, created, err := identity.LoadOrGenerate(o.Home)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	if created {
+		log.Info("generated a new identity", "address", id.Address, "home", o.Home)
+	}
+	token, err := loadOrCreateToken(o.Home)
+	if err != nil {
+		return nil, err
+	}
+	var override []byte
+	if o.PlanetFile != "" {
+		if override, err = os.ReadFile(o.PlanetFile); err != nil {
+			return nil, fmt.Errorf("service: planet: %w", err)
+		}
+	}
+	topo, err := topology.Load(o.Home, override)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	udp, ln, port, err := bind(o.Port, o.ListenIP)
+	if err != nil {
+		return nil, err
+	}
+	n, err := node.New(node.Config{
+		Identity: id, Topology: topo, Conns: []*net.UDPConn{udp}, AllowLoopback: true,
+		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit,
+		OnUserMessage: o.OnUserMessage, Logger: log,
+	})
+	if err != nil {
+		udp.Close()
+		ln.Close()
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	// The port file is written after both sockets are bound so a CLI that
+	// finds it can connect.
+	if err := os.WriteFile(filepath.Join(o.Home, api.PortFile), []byte(strconv.Itoa(port)), 0o644); err != nil {
+		udp.Close()
+		ln.Close()
+		return nil, fmt.Errorf("service: port file: %w", err)
+	}
+	s := &Service{Node: n, Port: port, Home: o.Home, Token: token, ln: ln, done: make(chan error, 1)}
+	srv := &api.Server{Node: n, Token: token, Settings: api.Settings{HomeDir: o.Home, PrimaryPort: uint16(port)}}
+	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
+	n.Start()
+	go func() { s.done <- s.http.Serve(ln) }()
+	log.Info("node running", "address", id.Address, "port", port, "planet", fmt.Sprintf("%016x", topo.Planet().ID), "root", n.AmRoot())
+	return s, nil
+}
+
+// Close stops the API and the node.
+func (s *Service) Close() error {
+	err := s.http.Close()
+	s.Node.Close()
+	if err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return fmt.Errorf("service: %w", err)
+	}
+	return nil
+}
+
+// Done delivers the API server's exit error.
+func (s *Service) Done() <-chan error { return s.done }
+
+// bind opens the UDP socket and the 127.0.0.1 TCP API listener on one port
+// number (the port file names both). Port 0 means 9993, else any free port.
+func bind(want int, ip netip.Addr) (*net.UDPConn, net.Listener, int, error) {
+	try := func(p int) (*net.UDPConn, net.Listener, error) {
+		network, ua := "udp", &net.UDPAddr{Port: p}
+		if ip.IsValid() {
+			ua.IP = ip.AsSlice()
+			if ip.Is4() {
+				network = "udp4"
+			}
+		}
+		u, err := net.ListenUDP(network, ua)
+		if err != nil {
+			return nil, nil, err
+		}
+		port := u.LocalAddr().(*net.UDPAddr).Port
+		l, err := net.Listen("tcp4", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+		if err != nil {
+			u.Close()
+			return nil, nil, err
+		}
+		return u, l, nil
+	}
+	if want > 0 {
+		u, l, err := try(want)
+		if err != nil {
+			return nil, nil, 0, fmt.Errorf("service: port %d: %w", want, err)
+		}
+		return u, l, want, nil
+	}
+	if u, l, err := try(packet.DefaultPort); err == nil {
+		return u, l, packet.DefaultPort, nil
+	}
+	var lastErr error
+	for range 32 { // a free UDP port whose TCP twin is also free
+		u, l, err := try(0)
+		if err == nil {
+			return u, l, u.LocalAddr().(*net.UDPAddr).Port, nil
+		}
+		lastErr = err
+	}
+	return nil, nil, 0, fmt.Errorf("service: no free port: %w", lastErr)
+}
+
+// loadOrCreateToken reads authtoken.secret, creating 24 random [a-z0-9]
+// characters if it is missing, and keeps it mode 0600 as ZeroTier One does.
+func loadOrCreateToken(home string) (string, error) {
+	p := filepath.Join(home, api.TokenFile)
+	tok, err := api.ReadToken(home)
+	if err == nil {
+		if err := os.Chmod(p, 0o600); err != nil {
+			return "", fmt.Errorf("service: %w", err)
+		}
+		return tok, nil
+	}
+	if _, statErr := os.Stat(p); statErr != nil && !errors.Is(statErr, fs.ErrNotExist) {
+		return "", fmt.Errorf("service: %w", statErr)
+	}
+	const alphabet = "abcdefghijklmnopqrstuvwxyz0123456789"
+	b := make([]byte, 0, 24)
+	var r [32]byte
+	for len(b) < 24 {
+		if _, err := rand.Read(r[:]); err != nil {
+			return "", fmt.Errorf("service: token: %w", err)
+		}
+		for _, c := range r {
+			if c < 252 && len(b) < 24 { // 252 = 7*36: no modulo bias
+				b = append(b, alphabet[int(c)%len(alphabet)])
+			}
+		}
+	}
+	f, err := os.OpenFile(p, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o600)
+	if err != nil {
+		return "", fmt.Errorf("service: token: %w", err)
+	}
+	if _, err := f.Write(b); err != nil {
+		f.Close()
+		return "", fmt.Errorf("service: token: %w", err)
+	}
+	if err := f.Close(); err != nil {
+		return "", fmt.Errorf("service: token: %w", err)
+	}
+	return string(b), nil
+}
