@@ -1,6 +1,8 @@
 package supervisor
 
 import (
+	"os"
+
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -26,6 +28,10 @@ func (s *Supervisor) sysConnect(c *call) {
 		return
 	}
 	addr, unspec, e := decodeAddr(b, so.fam)
+	if e == 0 && !unspec && so.fam == unix.AF_INET6 && isV4Mapped(addr.Addr) && so.ep.SocketOptions().GetV6Only() {
+		c.fail(unix.ENETUNREACH)
+		return
+	}
 	if so.stream() {
 		if e != 0 && !unspec {
 			c.fail(e)
@@ -77,6 +83,14 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		so.mu.Unlock()
 		c.fail(unix.EISCONN)
 		return
+	case stFailed:
+		if so.peer == nil {
+			// Its AF_UNIX pair is gone (that is how the failure was
+			// signalled); programs open a new socket to retry.
+			so.mu.Unlock()
+			c.fail(unix.ECONNABORTED)
+			return
+		}
 	case stConnecting:
 		done := so.connDone
 		so.mu.Unlock()
@@ -131,10 +145,9 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 	so.connDone = make(chan struct{})
 	so.owner.pid, so.owner.fd = c.pid, fd
 	done := so.connDone
-	sentinel := 0
-	if nonblock {
-		sentinel = so.blockWrites(dup)
-	}
+	// Even a blocking connect: if a signal interrupts it, the program may
+	// poll for writability next, which must wait for the handshake.
+	sentinel := so.blockWrites(dup)
 	so.mu.Unlock()
 
 	go func() {
@@ -181,22 +194,34 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 		unix.Close(dup)
 		return
 	}
-	if terr == nil || isAlreadyConnected(terr) {
+	ok := terr == nil || isAlreadyConnected(terr)
+	var peer *os.File
+	if ok {
 		so.state = stConnected
 		so.reported = false
+		if sentinel > 0 {
+			discard(so.peerFd, sentinel)
+		}
+		half := so.sndbuf / 2 // the kernel doubles what it is given
+		unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, half)
 	} else {
 		so.state = stFailed
 		so.soError = errnoOf(terr)
-	}
-	if sentinel > 0 {
-		discard(so.peerFd, sentinel)
-		half := so.sndbuf / 2 // the kernel doubles what it is given
-		unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, half)
+		// A refused connect polls as POLLOUT|POLLERR|POLLHUP on Linux. An
+		// AF_UNIX socket does that once its peer is closed with unread data
+		// (our filler is still queued there).
+		if sentinel == 0 {
+			unix.SendmsgN(dup, []byte{0}, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		}
+		peer, so.peer = so.peer, nil
 	}
 	unix.Close(dup)
-	ok := so.state == stConnected
 	close(so.connDone)
 	so.mu.Unlock()
+	if peer != nil {
+		so.s.hup.unwatch(so)
+		peer.Close()
+	}
 	if ok {
 		so.startStream()
 	}
@@ -220,12 +245,13 @@ func (so *socket) awaitConnect(c *call, done chan struct{}) {
 			c.fail(unix.EISCONN)
 			return
 		}
-		so.reported = true
-		c.ret(0)
+		// Only an answer that reached the program counts: if a signal took
+		// it away, the restarted connect must still see 0.
+		so.reported = c.ret(0)
 	case stFailed:
-		e := so.soError
-		so.soError = 0
-		c.fail(e)
+		if c.fail(so.soError) {
+			so.soError = 0
+		}
 	default:
 		c.fail(unix.ECONNABORTED)
 	}

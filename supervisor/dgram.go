@@ -26,6 +26,7 @@ var srcSeed = maphash.MakeSeed()
 type srcEntry struct {
 	sum  uint64
 	addr tcpip.FullAddress
+	cm   tcpip.ReceivableControlMessages // for IP_PKTINFO, IP_TTL, …
 }
 
 type sourceLog struct {
@@ -35,18 +36,18 @@ type sourceLog struct {
 
 const sourceLogMax = 4096
 
-func (l *sourceLog) push(data []byte, a tcpip.FullAddress) {
+func (l *sourceLog) push(data []byte, a tcpip.FullAddress, cm tcpip.ReceivableControlMessages) {
 	l.mu.Lock()
 	if len(l.q) >= sourceLogMax {
 		l.q = l.q[1:]
 	}
-	l.q = append(l.q, srcEntry{maphash.Bytes(srcSeed, data), a})
+	l.q = append(l.q, srcEntry{maphash.Bytes(srcSeed, data), a, cm})
 	l.mu.Unlock()
 }
 
-// take finds the source of data, dropping it (and older stale entries)
+// take finds the entry of data, dropping it (and older stale entries)
 // unless peek.
-func (l *sourceLog) take(data []byte, peek bool) (tcpip.FullAddress, bool) {
+func (l *sourceLog) take(data []byte, peek bool) (srcEntry, bool) {
 	sum := maphash.Bytes(srcSeed, data)
 	l.mu.Lock()
 	defer l.mu.Unlock()
@@ -55,10 +56,10 @@ func (l *sourceLog) take(data []byte, peek bool) (tcpip.FullAddress, bool) {
 			if !peek {
 				l.q = l.q[i+1:]
 			}
-			return e.addr, true
+			return e, true
 		}
 	}
-	return tcpip.FullAddress{}, false
+	return srcEntry{}, false
 }
 
 func (so *socket) startDatagram() {
@@ -98,7 +99,7 @@ func (so *socket) dgramNetToProgram() {
 			continue // e.g. an ICMP error for a connected socket
 		}
 		data := buf[:res.Count]
-		so.sources.push(data, res.RemoteAddr)
+		so.sources.push(data, res.RemoteAddr, res.ControlMessages)
 		// A full receive queue drops the datagram, as UDP does.
 		werr := rc.Write(func(fd uintptr) bool {
 			unix.SendmsgN(int(fd), data, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
@@ -138,11 +139,23 @@ func (so *socket) dgramProgramToNet() {
 	so.close()
 }
 
+// dgramCheck is what UDP and ping sockets refuse before looking at data.
+func (so *socket) dgramCheck(n uint64, flags int) unix.Errno {
+	limit := uint64(65507) // 65535 less the IPv4 and UDP headers
+	if so.fam == unix.AF_INET6 {
+		limit = 65527
+	}
+	if n > limit {
+		return unix.EMSGSIZE
+	}
+	if flags&unix.MSG_OOB != 0 {
+		return unix.EOPNOTSUPP
+	}
+	return 0
+}
+
 // dgramSend sends payload to 'to' (nil: the connected peer).
 func (so *socket) dgramSend(payload []byte, to *tcpip.FullAddress) (int, unix.Errno) {
-	if len(payload) > maxDatagram-28 {
-		return 0, unix.EMSGSIZE
-	}
 	n, terr := so.ep.Write(bytes.NewReader(payload), tcpip.WriteOptions{To: to})
 	if terr != nil {
 		return 0, errnoOf(terr)
@@ -182,16 +195,22 @@ func (s *Supervisor) sysSendto(c *call) {
 		s.streamSend(c, so, c.args[1], c.args[2], int(c.args[3]))
 		return
 	}
-	if c.args[2] > maxDatagram {
-		c.fail(unix.EMSGSIZE)
+	// The kernel's order: the buffer's range, the address, then the
+	// protocol's checks, then the copy.
+	if !accessOK(c.args[1], c.args[2]) {
+		c.fail(unix.EFAULT)
 		return
 	}
-	payload, e := readMem(c.pid, c.args[1], int(c.args[2]))
+	to, e := so.destination(c.pid, c.args[4], int(int32(c.args[5])))
 	if e != 0 {
 		c.fail(e)
 		return
 	}
-	to, e := so.destination(c.pid, c.args[4], int(int32(c.args[5])))
+	if e := so.dgramCheck(c.args[2], int(c.args[3])); e != 0 {
+		c.fail(e)
+		return
+	}
+	payload, e := readMem(c.pid, c.args[1], int(c.args[2]))
 	if e != 0 {
 		c.fail(e)
 		return
@@ -210,6 +229,16 @@ func (s *Supervisor) sysSendto(c *call) {
 // streamSend: sendto with an address on a TCP socket ignores the address,
 // as Linux does; the bytes go through the program's own end.
 func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
+	so.mu.Lock()
+	connected := so.state == stConnected
+	so.mu.Unlock()
+	if !connected {
+		if flags&unix.MSG_NOSIGNAL == 0 {
+			c.sigpipe()
+		}
+		c.fail(unix.EPIPE)
+		return
+	}
 	payload, e := readMem(c.pid, buf, int(min(n, maxCopy)))
 	if e != 0 {
 		c.fail(e)
@@ -235,6 +264,13 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 		return true
 	}
 	c.retry(dup, unix.POLLOUT, unix.SO_SNDTIMEO, try)
+}
+
+// sigpipe sends the caller's thread SIGPIPE, as a send on a broken stream does.
+func (c *call) sigpipe() {
+	if tgid, err := threadGroup(c.pid); err == nil {
+		unix.Tgkill(tgid, c.pid, unix.SIGPIPE)
+	}
 }
 
 // retry runs try, and while it reports false (it would block) waits for fd
@@ -271,6 +307,7 @@ type received struct {
 	data  []byte // what fits the caller's buffer
 	full  int    // the datagram's length
 	from  tcpip.FullAddress
+	cm    tcpip.ReceivableControlMessages
 	known bool
 }
 
@@ -283,7 +320,9 @@ func (so *socket) recvDatagram(dup int, size int, flags int) (received, unix.Err
 		return received{}, err.(unix.Errno)
 	}
 	r := received{full: n, data: buf[:min(n, size)]}
-	r.from, r.known = so.sources.take(buf[:n], flags&unix.MSG_PEEK != 0)
+	var ent srcEntry
+	ent, r.known = so.sources.take(buf[:n], flags&unix.MSG_PEEK != 0)
+	r.from, r.cm = ent.addr, ent.cm
 	if !r.known {
 		so.mu.Lock()
 		if so.remote != nil {

@@ -2,6 +2,9 @@ package supervisor
 
 import (
 	"fmt"
+	"io"
+	"os"
+	"unsafe"
 
 	seccomp "github.com/seccomp/libseccomp-golang"
 	"golang.org/x/sys/unix"
@@ -14,6 +17,7 @@ var trapped = []string{
 	"socket", "bind", "listen", "connect", "accept", "accept4",
 	"getsockname", "getpeername", "getsockopt", "setsockopt",
 	"sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
+	"shutdown", // only to answer ENOTCONN; continued on connected sockets
 }
 
 // trappedWithAddr are trapped only when they carry an address (argument 4):
@@ -73,4 +77,47 @@ func buildFilter() (*seccomp.ScmpFilter, error) {
 		}
 	}
 	return f, nil
+}
+
+// loadFilter installs f on the calling thread (the one that will exec) and
+// returns the listener, loading libseccomp's program with seccomp(2)
+// directly: libseccomp's Load insists on TSYNC, which the init stage does not
+// need (it execs on this very thread).
+//
+// Not SECCOMP_FILTER_FLAG_WAIT_KILLABLE_RECV: it would spare non-blocking
+// calls the rare EINTR a signal can cause while the supervisor answers, but a
+// blocking accept or recv could then no longer be interrupted by a signal at
+// all — a server blocked in accept would never run its SIGTERM handler.
+func loadFilter(f *seccomp.ScmpFilter) (int, error) {
+	mf, err := memfd("ztnc-filter")
+	if err != nil {
+		return -1, err
+	}
+	defer mf.Close()
+	if err := f.ExportBPF(mf); err != nil {
+		return -1, fmt.Errorf("exporting BPF: %w", err)
+	}
+	raw, err := io.ReadAll(io.NewSectionReader(mf, 0, 1<<20))
+	if err != nil || len(raw) == 0 || len(raw)%8 != 0 {
+		return -1, fmt.Errorf("reading exported BPF (%d bytes): %v", len(raw), err)
+	}
+	insns := unsafe.Slice((*unix.SockFilter)(unsafe.Pointer(&raw[0])), len(raw)/8)
+	prog := unix.SockFprog{Len: uint16(len(insns)), Filter: &insns[0]}
+	if err := unix.Prctl(unix.PR_SET_NO_NEW_PRIVS, 1, 0, 0, 0); err != nil {
+		return -1, fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", err)
+	}
+	fd, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
+		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
+	if e != 0 {
+		return -1, fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", e)
+	}
+	return int(fd), nil
+}
+
+func memfd(name string) (*os.File, error) {
+	fd, err := unix.MemfdCreate(name, unix.MFD_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("memfd_create: %w", err)
+	}
+	return os.NewFile(uintptr(fd), name), nil
 }

@@ -41,13 +41,9 @@ func RunInitStage() {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 		os.Exit(125)
 	}
-	if err := f.Load(); err != nil {
-		fmt.Fprintf(os.Stderr, "ztnc-run: loading seccomp filter: %v\n", err)
-		os.Exit(125)
-	}
-	nfd, err := f.GetNotifFd()
+	nfd, err := loadFilter(f)
 	if err != nil {
-		fmt.Fprintf(os.Stderr, "ztnc-run: seccomp listener: %v\n", err)
+		fmt.Fprintf(os.Stderr, "ztnc-run: loading seccomp filter: %v\n", err)
 		os.Exit(125)
 	}
 	// From here on only untrapped calls: write/read/close/execve. The parent

@@ -58,10 +58,16 @@ func (s *Supervisor) sysBind(c *call) {
 		c.fail(e)
 		return
 	}
-	terr := so.ep.Bind(addr)
-	if _, inUse := terr.(*tcpip.ErrPortInUse); inUse && s.reapListeners() > 0 {
-		terr = so.ep.Bind(addr) // a listener the programs had closed held the port
+	if so.fam == unix.AF_INET6 && addr.Addr.Len() == 16 && !isV4Mapped(addr.Addr) {
+		// Linux: a socket bound to a specific IPv6 address is IPv6-only.
+		so.ep.SocketOptions().SetV6Only(true)
 	}
+	if addr.Port != 0 {
+		// A listener every program has closed must not keep its port, nor
+		// take connections meant for a server restarted on a wider address.
+		s.reapListeners()
+	}
+	terr := so.ep.Bind(addr)
 	if terr != nil {
 		c.fail(errnoOf(terr))
 		return
@@ -104,15 +110,14 @@ func (s *Supervisor) sysListen(c *call) {
 		c.fail(unix.EINVAL)
 		return
 	}
-	terr := so.ep.Listen(backlog)
-	if _, inUse := terr.(*tcpip.ErrPortInUse); inUse {
-		so.mu.Unlock()
-		n := s.reapListeners()
-		so.mu.Lock()
-		if n > 0 {
-			terr = so.ep.Listen(backlog)
-		}
+	so.mu.Unlock()
+	s.reapListeners()
+	so.mu.Lock()
+	if so.state != stIdle && so.state != stFailed {
+		c.fail(unix.EINVAL)
+		return
 	}
+	terr := so.ep.Listen(backlog)
 	if terr != nil {
 		c.fail(errnoOf(terr))
 		return
@@ -245,12 +250,16 @@ func (so *socket) enqueue(p *pendingConn) bool {
 
 // sysAccept: accept(fd, addr, addrlen) and accept4(…, flags).
 func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int) {
+	so := s.lookup(c, fdArg)
+	if so == nil {
+		return
+	}
 	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
 		c.fail(unix.EINVAL)
 		return
 	}
-	so := s.lookup(c, fdArg)
-	if so == nil {
+	if !so.stream() {
+		c.fail(unix.EOPNOTSUPP)
 		return
 	}
 	so.mu.Lock()

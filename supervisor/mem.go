@@ -86,6 +86,14 @@ func writeU32(pid int, addr uint64, v uint32) unix.Errno {
 	return writeMem(pid, addr, b[:])
 }
 
+// userTop is the end of x86-64 user space: the kernel's access_ok refuses
+// any range reaching past it with EFAULT, before touching memory.
+const userTop = 0x7ffffffff000
+
+func accessOK(addr, n uint64) bool {
+	return n == 0 || (addr+n >= addr && addr+n <= userTop)
+}
+
 // iovec is struct iovec as the program laid it out.
 type iovec struct{ base, len uint64 }
 
@@ -102,15 +110,13 @@ func readIovecs(pid int, addr uint64, n uint64) ([]iovec, unix.Errno) {
 		return nil, e
 	}
 	v := make([]iovec, n)
-	var total uint64
 	for i := range v {
 		v[i] = iovec{binary.LittleEndian.Uint64(b[i*16:]), binary.LittleEndian.Uint64(b[i*16+8:])}
 		if int64(v[i].len) < 0 {
 			return nil, unix.EINVAL
 		}
-		total += v[i].len
-		if int64(total) < 0 {
-			return nil, unix.EINVAL
+		if !accessOK(v[i].base, v[i].len) {
+			return nil, unix.EFAULT
 		}
 	}
 	return v, 0
@@ -155,13 +161,14 @@ func scatter(pid int, v []iovec, b []byte) (int, unix.Errno) {
 	return done, 0
 }
 
+// iovLen is the iovecs' total length, saturated at maxCopy.
 func iovLen(v []iovec) int {
 	var t uint64
 	for _, io := range v {
-		t += io.len
-	}
-	if t > maxCopy {
-		return maxCopy
+		t += min(io.len, maxCopy)
+		if t > maxCopy {
+			return maxCopy
+		}
 	}
 	return int(t)
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
 )
 
 // sendmsg/recvmsg and their batch forms. On TCP sockets they run natively
@@ -11,9 +12,11 @@ import (
 // supervisor reads the struct msghdr and does the work.
 
 const (
-	sizeofMsghdr  = 56
-	sizeofMmsghdr = 64
-	uioMaxIov     = 1024
+	sizeofMsghdr = 56
+	// the kernel clamps msg_namelen to sizeof(struct sockaddr_storage)
+	sizeofSockaddrStorage = 128
+	sizeofMmsghdr         = 64
+	uioMaxIov             = 1024
 )
 
 type msghdr struct {
@@ -31,14 +34,18 @@ func readMsghdr(pid int, p uint64) (msghdr, unix.Errno) {
 		return msghdr{}, e
 	}
 	le := binary.LittleEndian
-	return msghdr{
+	m := msghdr{
 		name: le.Uint64(b), namelen: le.Uint32(b[8:]), iov: le.Uint64(b[16:]),
 		iovlen: le.Uint64(b[24:]), control: le.Uint64(b[32:]), controllen: le.Uint64(b[40:]),
-	}, 0
+	}
+	if int32(m.namelen) < 0 {
+		return m, unix.EINVAL
+	}
+	return m, 0
 }
 
 // sendOne performs one sendmsg described by the msghdr at p.
-func (so *socket) sendOne(pid int, p uint64) (int, unix.Errno) {
+func (so *socket) sendOne(pid int, p uint64, flags int) (int, unix.Errno) {
 	m, e := readMsghdr(pid, p)
 	if e != 0 {
 		return 0, e
@@ -47,14 +54,24 @@ func (so *socket) sendOne(pid int, p uint64) (int, unix.Errno) {
 	if e != 0 {
 		return 0, e
 	}
-	if iovLen(iov) > maxDatagram {
-		return 0, unix.EMSGSIZE
+	if m.controllen > 0 {
+		// Ancillary data is not used, but a bad pointer is still a fault.
+		if _, e := readMem(pid, m.control, int(min(m.controllen, 4096))); e != 0 {
+			return 0, e
+		}
 	}
-	payload, e := gather(pid, iov, maxDatagram)
+	dst, e := so.destination(pid, m.name, int(min(m.namelen, sizeofSockaddrStorage)))
 	if e != 0 {
 		return 0, e
 	}
-	dst, e := so.destination(pid, m.name, int(int32(m.namelen)))
+	var total uint64
+	for _, v := range iov {
+		total += min(v.len, 1<<32)
+	}
+	if e := so.dgramCheck(total, flags); e != 0 {
+		return 0, e
+	}
+	payload, e := gather(pid, iov, maxDatagram)
 	if e != 0 {
 		return 0, e
 	}
@@ -71,7 +88,7 @@ func (s *Supervisor) sysSendmsg(c *call) {
 		c.cont()
 		return
 	}
-	n, e := so.sendOne(c.pid, c.args[1])
+	n, e := so.sendOne(c.pid, c.args[1], int(c.args[2]))
 	if !c.valid() {
 		return
 	}
@@ -97,7 +114,7 @@ func (s *Supervisor) sysSendmmsg(c *call) {
 	sent := 0
 	for i := uint64(0); i < vlen; i++ {
 		p := vec + i*sizeofMmsghdr
-		n, e := so.sendOne(c.pid, p)
+		n, e := so.sendOne(c.pid, p, int(c.args[3]))
 		if e == 0 {
 			e = writeU32(c.pid, p+56, uint32(n))
 		}
@@ -125,19 +142,87 @@ func (so *socket) recvInto(pid int, p uint64, m msghdr, iov []iovec, r received)
 	}
 	if m.name != 0 {
 		sa := encodeAddr(r.from, so.fam)
-		if e := writeMem(pid, m.name, sa[:min(int(m.namelen), len(sa))]); e != 0 {
+		if e := writeMem(pid, m.name, sa[:min(int(min(m.namelen, sizeofSockaddrStorage)), len(sa))]); e != 0 {
 			return 0, e
 		}
 		if e := writeU32(pid, p+8, uint32(len(sa))); e != 0 {
 			return 0, e
 		}
 	}
-	var tail [16]byte // msg_controllen = 0 (no ancillary data), msg_flags
+	cmsgs, trunc := so.controlMessages(r.cm, m.controllen)
+	if trunc {
+		flags |= unix.MSG_CTRUNC
+	}
+	if len(cmsgs) > 0 {
+		if e := writeMem(pid, m.control, cmsgs); e != 0 {
+			return 0, e
+		}
+	}
+	var tail [12]byte // msg_controllen, msg_flags
+	binary.LittleEndian.PutUint64(tail[:], uint64(len(cmsgs)))
 	binary.LittleEndian.PutUint32(tail[8:], flags)
-	if e := writeMem(pid, p+40, tail[:12]); e != 0 {
+	if e := writeMem(pid, p+40, tail[:]); e != 0 {
 		return 0, e
 	}
 	return n, 0
+}
+
+// controlMessages lays out the ancillary data the socket asked for
+// (IP_PKTINFO, IPV6_RECVPKTINFO, IP_RECVTTL, IPV6_RECVHOPLIMIT) in at most
+// room bytes; DNS servers such as dnsmasq need the packet info.
+func (so *socket) controlMessages(cm tcpip.ReceivableControlMessages, room uint64) ([]byte, bool) {
+	var out []byte
+	trunc := false
+	add := func(level, typ int32, data []byte) {
+		space := 16 + (len(data)+7)&^7
+		if uint64(len(out)+space) > room {
+			trunc = true
+			return
+		}
+		h := make([]byte, space)
+		binary.LittleEndian.PutUint64(h, uint64(16+len(data)))
+		binary.LittleEndian.PutUint32(h[8:], uint32(level))
+		binary.LittleEndian.PutUint32(h[12:], uint32(typ))
+		copy(h[16:], data)
+		out = append(out, h...)
+	}
+	opts := so.ep.SocketOptions()
+	if opts.GetReceivePacketInfo() && cm.HasIPPacketInfo {
+		d := make([]byte, 12) // struct in_pktinfo
+		binary.LittleEndian.PutUint32(d, uint32(cm.PacketInfo.NIC))
+		copy(d[4:8], ip4(cm.PacketInfo.LocalAddr))
+		copy(d[8:12], ip4(cm.PacketInfo.DestinationAddr))
+		add(unix.IPPROTO_IP, unix.IP_PKTINFO, d)
+	}
+	if opts.GetReceiveTTL() && cm.HasTTL {
+		add(unix.IPPROTO_IP, unix.IP_TTL, intBytes(int(cm.TTL)))
+	}
+	if opts.GetIPv6ReceivePacketInfo() && cm.HasIPv6PacketInfo {
+		d := make([]byte, 20) // struct in6_pktinfo
+		a := cm.IPv6PacketInfo.Addr
+		if a.Len() == 4 {
+			d[10], d[11] = 0xff, 0xff
+			copy(d[12:16], a.AsSlice())
+		} else {
+			copy(d[:16], a.AsSlice())
+		}
+		binary.LittleEndian.PutUint32(d[16:], uint32(cm.IPv6PacketInfo.NIC))
+		add(unix.IPPROTO_IPV6, unix.IPV6_PKTINFO, d)
+	}
+	if opts.GetReceiveHopLimit() && cm.HasHopLimit {
+		add(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, intBytes(int(cm.HopLimit)))
+	}
+	return out, trunc
+}
+
+func ip4(a tcpip.Address) []byte {
+	switch a.Len() {
+	case 4:
+		return a.AsSlice()
+	case 16:
+		return a.AsSlice()[12:]
+	}
+	return make([]byte, 4)
 }
 
 type recvReq struct {
@@ -220,6 +305,18 @@ func (s *Supervisor) sysRecvmmsg(c *call) {
 		return
 	}
 	vec, vlen, flags := c.args[1], min(c.args[2], uioMaxIov), int(c.args[3])
+	if ts := c.args[4]; ts != 0 {
+		b, e := readMem(c.pid, ts, 16)
+		if e != 0 {
+			c.fail(e)
+			return
+		}
+		sec, nsec := int64(binary.LittleEndian.Uint64(b)), int64(binary.LittleEndian.Uint64(b[8:]))
+		if sec < 0 || nsec < 0 || nsec >= 1e9 {
+			c.fail(unix.EINVAL)
+			return
+		}
+	}
 	if vlen == 0 {
 		c.ret(0)
 		return

@@ -52,6 +52,14 @@ func decodeAddr(b []byte, fam int) (addr tcpip.FullAddress, unspec bool, e unix.
 	return addr, false, 0
 }
 
+func isV4Mapped(a tcpip.Address) bool {
+	if a.Len() != 16 {
+		return false
+	}
+	b := a.As16()
+	return [12]byte(b[:12]) == [12]byte{10: 0xff, 11: 0xff}
+}
+
 func isV4MappedAny(a tcpip.Address) bool {
 	if a.Len() != 16 {
 		return false

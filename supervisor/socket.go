@@ -92,6 +92,10 @@ func (s *Supervisor) sysSocket(c *call) {
 		c.fail(unix.EINVAL)
 		return
 	}
+	if proto < 0 || proto >= 263 { // IPPROTO_MAX
+		c.fail(unix.EINVAL)
+		return
+	}
 	var trans tcpip.TransportProtocolNumber
 	switch {
 	case typ == unix.SOCK_STREAM && (proto == 0 || proto == unix.IPPROTO_TCP):

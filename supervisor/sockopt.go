@@ -117,7 +117,7 @@ func (so *socket) getopt(level, name int32) (val []byte, e unix.Errno, cont bool
 		return nil, 0, true // buffers, timeouts, credentials: the AF_UNIX socket's own
 	case unix.IPPROTO_TCP:
 		if !so.stream() {
-			return nil, unix.ENOPROTOOPT, false
+			return nil, unknownLevel(so), false
 		}
 		switch name {
 		case unix.TCP_NODELAY:
@@ -157,7 +157,7 @@ func (so *socket) getopt(level, name int32) (val []byte, e unix.Errno, cont bool
 		return intBytes(0), 0, false
 	case unix.IPPROTO_IPV6:
 		if so.fam != unix.AF_INET6 {
-			return nil, unix.ENOPROTOOPT, false
+			return nil, unknownLevel(so), false
 		}
 		switch name {
 		case unix.IPV6_V6ONLY:
@@ -170,12 +170,27 @@ func (so *socket) getopt(level, name int32) (val []byte, e unix.Errno, cont bool
 		}
 		return intBytes(0), 0, false
 	case unix.IPPROTO_UDP:
-		if so.proto != unix.IPPROTO_UDP || name < 1 || name > maxUDPOpt {
+		if so.proto != unix.IPPROTO_UDP {
+			return nil, unknownLevel(so), false
+		}
+		if name < 1 || name > maxUDPOpt {
 			return nil, unix.ENOPROTOOPT, false
 		}
 		return intBytes(0), 0, false
 	}
+	if so.fam == unix.AF_INET {
+		return nil, unix.EOPNOTSUPP, false // ip_getsockopt's answer
+	}
 	return nil, unix.ENOPROTOOPT, false
+}
+
+// unknownLevel is getsockopt's answer for a level the socket's protocol
+// does not have.
+func unknownLevel(so *socket) unix.Errno {
+	if so.fam == unix.AF_INET {
+		return unix.EOPNOTSUPP
+	}
+	return unix.ENOPROTOOPT
 }
 
 func (so *socket) storedOpt(level, name int32) ([]byte, bool) {
@@ -336,11 +351,23 @@ func (so *socket) setopt(level, name int32, val []byte) unix.Errno {
 			opts.SetV6Only(iv != 0)
 			return 0
 		}
+		switch name {
+		case unix.IPV6_RECVPKTINFO:
+			opts.SetIPv6ReceivePacketInfo(iv != 0)
+		case unix.IPV6_RECVHOPLIMIT:
+			opts.SetReceiveHopLimit(iv != 0)
+		}
 		so.store(level, name, val)
 		return 0
 	case unix.IPPROTO_IP:
 		if name < 1 || name > maxIPOpt {
 			return unix.ENOPROTOOPT
+		}
+		switch name {
+		case unix.IP_PKTINFO:
+			opts.SetReceivePacketInfo(iv != 0)
+		case unix.IP_RECVTTL:
+			opts.SetReceiveTTL(iv != 0)
 		}
 		so.store(level, name, val)
 		return 0

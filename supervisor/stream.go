@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"errors"
 	"sync"
 	"time"
 
@@ -31,6 +32,7 @@ func (so *socket) programToNet() {
 	bp := bufPool.Get().(*[]byte)
 	defer bufPool.Put(bp)
 	buf := *bp
+	var rerr error
 	for {
 		n, err := so.peer.Read(buf)
 		if n > 0 {
@@ -39,8 +41,13 @@ func (so *socket) programToNet() {
 			}
 		}
 		if err != nil {
+			rerr = err
 			break
 		}
+	}
+	if errors.Is(rerr, unix.ECONNRESET) {
+		// The program closed with unread data: Linux answers with RST.
+		so.ep.Abort()
 	}
 	// EOF: the program shut down its writing side, or closed the socket.
 	so.mu.Lock()
@@ -157,4 +164,27 @@ func (so *socket) resetProgram(errno unix.Errno) {
 		unix.Close(dup)
 	}
 	so.close()
+}
+
+// sysShutdown: shutdown(fd, how). On a connected socket the kernel does it
+// on the program's AF_UNIX end and the pump carries it on (FIN); only the
+// unconnected case needs an answer of ours.
+func (s *Supervisor) sysShutdown(c *call) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return
+	}
+	how := int(int32(c.args[1]))
+	if how < unix.SHUT_RD || how > unix.SHUT_RDWR {
+		c.fail(unix.EINVAL)
+		return
+	}
+	so.mu.Lock()
+	connected := so.state == stConnected || (!so.stream() && so.remote != nil)
+	so.mu.Unlock()
+	if !connected {
+		c.fail(unix.ENOTCONN)
+		return
+	}
+	c.cont()
 }

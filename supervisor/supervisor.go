@@ -122,6 +122,8 @@ func (s *Supervisor) dispatch(c *call) {
 		s.sysSendmmsg(c)
 	case unix.SYS_RECVMMSG:
 		s.sysRecvmmsg(c)
+	case unix.SYS_SHUTDOWN:
+		s.sysShutdown(c)
 	default:
 		c.cont()
 	}
@@ -137,20 +139,25 @@ type call struct {
 	args [6]uint64
 }
 
-func (c *call) respond(val int64, e unix.Errno, flags uint32) {
+// respond answers the call; false when the caller was no longer waiting.
+func (c *call) respond(val int64, e unix.Errno, flags uint32) bool {
 	r := seccompNotifResp{ID: c.id, Val: val, Error: -int32(e), Flags: flags}
-	if err := sendResp(c.lfd, &r); err != nil && !errors.Is(err, unix.ENOENT) {
-		c.s.log.Warn("answering a trapped call", "nr", c.nr, "pid", c.pid, "err", err)
+	if err := sendResp(c.lfd, &r); err != nil {
+		if !errors.Is(err, unix.ENOENT) {
+			c.s.log.Warn("answering a trapped call", "nr", c.nr, "pid", c.pid, "err", err)
+		}
+		return false
 	}
+	return true
 }
 
-func (c *call) ret(v int64) { c.respond(v, 0, 0) }
+func (c *call) ret(v int64) bool { return c.respond(v, 0, 0) }
 
-func (c *call) fail(e unix.Errno) {
+func (c *call) fail(e unix.Errno) bool {
 	if e == unix.EFAULT {
 		c.s.Stats.Faults.Add(1)
 	}
-	c.respond(0, e, 0)
+	return c.respond(0, e, 0)
 }
 
 // cont lets the kernel run the call itself: only for calls that cannot reach
