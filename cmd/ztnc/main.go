@@ -1,20 +1,62 @@
-// Command ztnc manages ztnc's ZeroTier node: its service, its networks, its
-// controller and the local lab. The ZeroTier layer is being built; until it
-// lands this command only reports its version.
+// Command ztnc manages ztnc's ZeroTier node.
+//
+//	ztnc service -d HOME [--port N] [--planet FILE]   run a node (ZeroTier One's HOME layout)
+//	ztnc info|status [-j] [-d HOME]                    what `zerotier-cli info` prints
+//	ztnc peers [-j] [-d HOME]                          what `zerotier-cli peers` prints
+//	ztnc listpeers [-j] [-d HOME]                      what `zerotier-cli listpeers` prints
+//	ztnc version
+//
+// Flags go before or after the verb alike; -D is zerotier-cli's spelling of
+// -d, and zerotier-cli's attached forms (-DHOME, -p9993, -TTOKEN) work too.
 package main
 
 import (
 	"fmt"
+	"io"
 	"os"
 )
 
 const version = "0.1.0-dev"
 
 func main() {
-	if len(os.Args) == 2 && (os.Args[1] == "version" || os.Args[1] == "--version") {
-		fmt.Println("ztnc", version)
-		return
+	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
+}
+
+const usage = `usage: ztnc <verb> [flags]
+
+verbs:
+  service               run a node in HOME (identity.secret, planet, moons.d/, authtoken.secret, zerotier-one.port)
+  info, status          print "200 info <address> <version> <ONLINE|OFFLINE|TUNNELED>"
+  peers                 print the peer table of zerotier-cli peers
+  listpeers             print zerotier-cli listpeers lines
+  version               print ztnc's version
+
+flags (before or after the verb):
+  -d, -D, --home DIR    home directory (default /var/lib/zerotier-one)
+  -j, --json            JSON output (info, peers, listpeers)
+  -p, --port N          service: UDP and API port (default 9993, another if taken); CLI: API port
+  --planet FILE         service: use this planet (written to HOME/planet)
+  -T, --token TOKEN     CLI: API token (default HOME/authtoken.secret)
+  -H, --host IP         CLI: API address (default 127.0.0.1)
+  -v, --verbose         service: debug logging
+`
+
+func run(args []string, stdout, stderr io.Writer) int {
+	o, err := parseArgs(args)
+	if err != nil {
+		fmt.Fprintf(stderr, "ztnc: %v\n\n%s", err, usage)
+		return 2
 	}
-	fmt.Fprintf(os.Stderr, "usage: ztnc version\n(the node service, join/leave and the lab come with the ZeroTier layer)\n")
-	os.Exit(2)
+	switch o.verb {
+	case "help":
+		fmt.Fprint(stdout, usage)
+		return 0
+	case "version":
+		fmt.Fprintln(stdout, "ztnc", version)
+		return 0
+	case "service":
+		return runService(o, stderr)
+	default:
+		return runCLI(o, stdout, stderr)
+	}
 }

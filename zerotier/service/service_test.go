@@ -11,7 +11,7 @@ import (
 
 	"ztnc/zerotier/api"
 	"ztnc/zerotier/identity"
-	"ztnc/zerotier/internal/testnet"
+	"ztnc/zerotier/servicetest"
 	"ztnc/zerotier/service"
 )
 
@@ -41,10 +41,10 @@ func getJSON(t *testing.T, c *api.Client, path string, v any) int {
 // TestServiceHomeAndAPI: a root service and a leaf service with a generated
 // identity; the home layout, file modes, and the API's /status and /peer.
 func TestServiceHomeAndAPI(t *testing.T) {
-	ids := testnet.Identities(t, "testdata/identities.json")
-	root, planetFile := testnet.Root(t, ids[0])
+	ids := servicetest.Identities(t, "testdata/identities.json")
+	root, planetFile := servicetest.Root(t, ids[0])
 	home := t.TempDir()
-	leaf := testnet.Leaf(t, home, planetFile)
+	leaf := servicetest.Leaf(t, home, planetFile)
 
 	for _, f := range []string{identity.SecretFileName, api.TokenFile} {
 		if m := mode(t, filepath.Join(home, f)); m != 0o600 {
@@ -66,10 +66,10 @@ func TestServiceHomeAndAPI(t *testing.T) {
 		t.Fatalf("authtoken.secret %q, want 24 characters", tok)
 	}
 
-	testnet.WaitFor(t, "leaf online", leaf.Node.Online)
+	servicetest.WaitFor(t, "leaf online", leaf.Node.Online)
 	rootAddr := root.Node.Address().String()
 	c := &api.Client{Port: leaf.Port, Token: leaf.Token}
-	testnet.WaitFor(t, "leaf with a direct path to the root in /peer", func() bool {
+	servicetest.WaitFor(t, "leaf with a direct path to the root in /peer", func() bool {
 		var ps []map[string]any
 		getJSON(t, c, "/peer", &ps)
 		for _, p := range ps {
@@ -143,7 +143,7 @@ func TestServiceHomeAndAPI(t *testing.T) {
 	// Restarting with the same home keeps the address.
 	addr := leaf.Node.Address()
 	leaf.Close()
-	again := testnet.Leaf(t, home, "")
+	again := servicetest.Leaf(t, home, "")
 	if again.Node.Address() != addr {
 		t.Fatalf("restarted node has address %v, want %v", again.Node.Address(), addr)
 	}
@@ -154,10 +154,10 @@ func TestServiceHomeAndAPI(t *testing.T) {
 
 // TestExplicitPortTaken: an explicit port in use is a clear error.
 func TestExplicitPortTaken(t *testing.T) {
-	ids := testnet.Identities(t, "testdata/identities.json")
-	root, _ := testnet.Root(t, ids[0])
+	ids := servicetest.Identities(t, "testdata/identities.json")
+	root, _ := servicetest.Root(t, ids[0])
 	home := t.TempDir()
-	_, err := service.Start(testnet.Options(home, root.Port, ""))
+	_, err := service.Start(servicetest.Options(home, root.Port, ""))
 	if err == nil {
 		t.Fatal("second service on a taken port started")
 	}
@@ -167,4 +167,3 @@ func TestExplicitPortTaken(t *testing.T) {
 }
 
 func contains(s, sub string) bool { return strings.Contains(s, sub) }
-

@@ -1,6 +1,6 @@
-// Package testnet helps tests start our services on 127.0.0.1 with a private
+// Package servicetest helps tests start our services on 127.0.0.1 with a private
 // planet whose root is one of them.
-package testnet
+package servicetest
 
 import (
 	"encoding/json"
