@@ -11,8 +11,8 @@ import (
 
 	"ztnc/zerotier/api"
 	"ztnc/zerotier/identity"
-	"ztnc/zerotier/servicetest"
 	"ztnc/zerotier/service"
+	"ztnc/zerotier/servicetest"
 )
 
 func mode(t *testing.T, p string) os.FileMode {
