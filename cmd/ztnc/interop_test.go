@@ -19,14 +19,14 @@ import (
 
 // childEnv makes the test binary act as the ztnc command (so it can be run
 // inside a network namespace with `ip netns exec`); arguments are
-// NUL-separated.
+// separated by 0x1f (environment values cannot hold NUL).
 const childEnv = "ZTNC_TEST_CHILD_ARGS"
 
 // TestMain runs the command when re-executed as a child. Without ZT_REF_BIN
 // the interop test is filtered out (not registered as run, not skipped).
 func TestMain(m *testing.M) {
 	if a, ok := os.LookupEnv(childEnv); ok {
-		os.Exit(run(strings.Split(a, "\x00"), os.Stdout, os.Stderr))
+		os.Exit(run(strings.Split(a, "\x1f"), os.Stdout, os.Stderr))
 	}
 	flag.Parse()
 	if os.Getenv("ZT_REF_BIN") == "" {
@@ -52,7 +52,7 @@ func sh(t *testing.T, args ...string) string {
 func ztncIn(ns string, args ...string) *exec.Cmd {
 	self, _ := filepath.Abs(os.Args[0])
 	c := exec.Command("ip", "netns", "exec", ns, self, "-test.run=^$")
-	c.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x00"))
+	c.Env = append(os.Environ(), childEnv+"="+strings.Join(args, "\x1f"))
 	return c
 }
 

@@ -297,6 +297,7 @@ func (n *Node) receivedLocked(pr *peer.Peer, local int, from netip.AddrPort, hop
 	if verb == packet.VerbOK {
 		pa := path.New(local, n.localPort(local), from)
 		pa.LastReceive = now
+		pa.LastSend = n.confirmAt[confirmKey{local, from}] // our confirming HELLO, if any
 		pr.LearnPath(pa, now)
 		n.log.Debug("learned path", "peer", pr.Identity.Address, "addr", from)
 		return
