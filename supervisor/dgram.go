@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"hash/maphash"
 	"io"
+	"os"
 	"sync"
 	"time"
 
@@ -71,34 +72,46 @@ func (so *socket) startDatagram() {
 }
 
 func (so *socket) dgramNetToProgram() {
-	buf := make([]byte, maxDatagram+1)
-	rc, err := so.peer.SyscallConn()
-	if err != nil {
-		return
-	}
 	e, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	so.wq.EventRegister(&e)
 	defer so.wq.EventUnregister(&e)
+	for so.deliverQueued() {
+		<-ch
+	}
+}
+
+// deliverQueued moves the datagrams waiting in the endpoint to the program's
+// end. The pump calls it as they arrive; a trapped receive calls it first,
+// so that what a sender on our own stack has sent is there, as on Linux
+// (loopback delivery within sendto). It reports false once the endpoint or
+// the program's end is gone.
+func (so *socket) deliverQueued() bool {
+	so.deliverMu.Lock()
+	defer so.deliverMu.Unlock()
+	if so.deliverBuf == nil {
+		so.deliverBuf = make([]byte, maxDatagram+1)
+	}
+	peer := so.peerFile()
+	if peer == nil {
+		return false
+	}
+	rc, err := peer.SyscallConn()
+	if err != nil {
+		return false
+	}
 	for {
-		w := tcpip.SliceWriter(buf)
+		w := tcpip.SliceWriter(so.deliverBuf)
 		res, terr := so.ep.Read(&w, tcpip.ReadOptions{NeedRemoteAddr: true})
-		if _, wb := terr.(*tcpip.ErrWouldBlock); wb {
-			<-ch
-			so.mu.Lock()
-			closed := so.state == stClosed
-			so.mu.Unlock()
-			if closed {
-				return
-			}
-			continue
-		}
-		if terr != nil {
-			if _, closed := terr.(*tcpip.ErrClosedForReceive); closed {
-				return
-			}
+		switch terr.(type) {
+		case nil:
+		case *tcpip.ErrWouldBlock:
+			return true
+		case *tcpip.ErrClosedForReceive, *tcpip.ErrInvalidEndpointState:
+			return false
+		default:
 			continue // e.g. an ICMP error for a connected socket
 		}
-		data := buf[:res.Count]
+		data := so.deliverBuf[:res.Count]
 		so.sources.push(data, res.RemoteAddr, res.ControlMessages)
 		// A full receive queue drops the datagram, as UDP does.
 		werr := rc.Write(func(fd uintptr) bool {
@@ -106,9 +119,15 @@ func (so *socket) dgramNetToProgram() {
 			return true
 		})
 		if werr != nil {
-			return
+			return false
 		}
 	}
+}
+
+func (so *socket) peerFile() *os.File {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.peer
 }
 
 // dgramProgramToNet sends what the program wrote untrapped (send/write on a
@@ -314,6 +333,7 @@ type received struct {
 // recvDatagram takes one datagram from dup (the program's end) for a trapped
 // receive of at most size bytes. It reports EAGAIN when none is queued.
 func (so *socket) recvDatagram(dup int, size int, flags int) (received, unix.Errno) {
+	so.deliverQueued()
 	buf := make([]byte, maxDatagram+1)
 	n, _, _, _, err := unix.Recvmsg(dup, buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	if err != nil {

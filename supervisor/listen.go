@@ -184,18 +184,30 @@ func (so *socket) acceptLoop() {
 	e, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	so.wq.EventRegister(&e)
 	defer so.wq.EventUnregister(&e)
+	for so.moveAccepted() {
+		<-ch
+	}
+}
+
+// moveAccepted moves every connection netstack has accepted into the
+// program's accept queue. The accept loop calls it as they come; a
+// non-blocking accept that finds the queue empty calls it too, so that a
+// connection whose connect() has returned is there to accept, as on Linux.
+// It reports false once the listener is gone.
+func (so *socket) moveAccepted() bool {
+	so.acceptMu.Lock()
+	defer so.acceptMu.Unlock()
 	for {
 		nep, nwq, terr := so.ep.Accept(nil)
 		if _, wb := terr.(*tcpip.ErrWouldBlock); wb {
-			<-ch
-			continue
+			return true
 		}
 		if terr != nil {
-			return // closed
+			return false // closed
 		}
 		if !so.enqueue(&pendingConn{ep: nep, wq: nwq}) {
 			nep.Close()
-			return
+			return false
 		}
 	}
 }
@@ -288,6 +300,9 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if fl&unix.O_NONBLOCK != 0 {
 		nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		if err == unix.EAGAIN && so.moveAccepted() {
+			nfd, _, err = unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		}
 		unix.Close(dup)
 		if err != nil {
 			c.fail(err.(unix.Errno))

@@ -52,12 +52,15 @@ type socket struct {
 	opts       map[optKey][]byte // options kept for getsockopt
 
 	// listeners
-	lname   string // abstract AF_UNIX name of the program's listening socket
-	pending map[string]*pendingConn
+	lname    string     // abstract AF_UNIX name of the program's listening socket
+	acceptMu sync.Mutex // one mover of connections to the program at a time
+	pending  map[string]*pendingConn
 
 	// datagram sockets
-	sources sourceLog
-	remote  *tcpip.FullAddress // connected peer
+	sources    sourceLog
+	deliverMu  sync.Mutex // one mover of datagrams to the program at a time
+	deliverBuf []byte
+	remote     *tcpip.FullAddress // connected peer
 }
 
 type optKey struct{ level, name int32 }

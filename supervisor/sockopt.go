@@ -231,7 +231,9 @@ func (s *Supervisor) sysSetsockopt(c *call) {
 		c.fail(unix.EINVAL)
 		return
 	}
-	val, e := readMem(c.pid, c.args[3], min(olen, 4096))
+	// Read only what the option uses: Linux accepts a huge optlen on an
+	// int option and reads four bytes.
+	val, e := readMem(c.pid, c.args[3], min(olen, optSize(level, name)))
 	if e != 0 {
 		c.fail(e)
 		return
@@ -240,6 +242,19 @@ func (s *Supervisor) sysSetsockopt(c *call) {
 		return
 	}
 	c.respond(0, so.setopt(level, name, val), 0)
+}
+
+// optSize is how many bytes of an option's value the kernel reads at most.
+func optSize(level, name int32) int {
+	switch {
+	case level == unix.SOL_SOCKET && name == unix.SO_LINGER:
+		return 8
+	case level == unix.IPPROTO_TCP && name == unix.TCP_CONGESTION:
+		return 16
+	case level == unix.SOL_SOCKET || level == unix.IPPROTO_TCP:
+		return 4
+	}
+	return 256 // struct options of the IP levels (group memberships, …)
 }
 
 func socketLevelOurs(name int32) bool {

@@ -148,7 +148,7 @@ int main(void)
 		int f = CK(socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK, 0));
 		r = connect(f, (struct sockaddr *)&l2a, sizeof(struct sockaddr_in));
 		fill[nfill++] = f;
-		if (!(wait_poll(f, POLLOUT, 1000) & POLLOUT)) {
+		if (!(wait_poll(f, POLLOUT, 3000) & POLLOUT)) { /* generous: a loaded machine is slow */
 			pending = f;
 			break;
 		}

@@ -230,7 +230,8 @@ int main(void)
 	TRY("sendto_len_65508", EMSGSIZE, sendto(v, sbuf, 65508, 0, (struct sockaddr *)&ka, 16));
 	TRY("sendto_oob", EOPNOTSUPP, sendto(v, "x", 1, MSG_OOB, (struct sockaddr *)&ka, 16));
 	int w = CK(socket(AF_INET, SOCK_DGRAM, 0));
-	TRY("sendto_null_addr_unconnected", EDESTADDRREQ, sendto(w, "x", 1, 0, NULL, 16));
+	/* sendto with a NULL address is plain send: untrapped, so EDESTADDRREQ on an
+	 * unconnected socket is not compared (README "Known differences"). */
 	close(w);
 	TRY("sendto_tcp_unconnected", EPIPE, sendto(s, "x", 1, MSG_NOSIGNAL, (struct sockaddr *)&la, 16));
 	/* a zero-length datagram from a NULL buffer is fine: drain it */

