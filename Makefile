@@ -13,7 +13,7 @@ build:
 
 # Everything: vet, unit tests, and the end-to-end suites in tests/ (which run
 # each case as root and again as uid 65534 when started as root).
-test: build
+test: build static
 	$(GO) vet ./...
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) test -count=1 -timeout 35m ./...
 
