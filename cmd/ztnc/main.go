@@ -4,6 +4,7 @@
 //	ztnc info|status [-j] [-d HOME]                    what `zerotier-cli info` prints
 //	ztnc peers [-j] [-d HOME]                          what `zerotier-cli peers` prints
 //	ztnc listpeers [-j] [-d HOME]                      what `zerotier-cli listpeers` prints
+//	ztnc idtool <command> [args]                       what zerotier-idtool does (plus mkplanet)
 //	ztnc version
 //
 // Flags go before or after the verb alike; -D is zerotier-cli's spelling of
@@ -14,11 +15,19 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"path/filepath"
+	"strings"
+
+	"ztnc/zerotier/idtool"
 )
 
 const version = "0.1.0-dev"
 
 func main() {
+	// Like zerotier-one, answer to the name zerotier-idtool (a symlink).
+	if strings.Contains(filepath.Base(os.Args[0]), "idtool") {
+		os.Exit(idtool.Run(os.Args[1:], idtool.Env{Stdout: os.Stdout, Stderr: os.Stderr}))
+	}
 	os.Exit(run(os.Args[1:], os.Stdout, os.Stderr))
 }
 
@@ -29,6 +38,7 @@ verbs:
   info, status          print "200 info <address> <version> <ONLINE|OFFLINE|TUNNELED>"
   peers                 print the peer table of zerotier-cli peers
   listpeers             print zerotier-cli listpeers lines
+  idtool <command> ...  identities, signatures, moons and planets as zerotier-idtool (ztnc idtool help)
   version               print ztnc's version
 
 flags (before or after the verb):
@@ -42,6 +52,10 @@ flags (before or after the verb):
 `
 
 func run(args []string, stdout, stderr io.Writer) int {
+	// idtool has positional arguments of its own; it takes none of the flags.
+	if len(args) > 0 && args[0] == "idtool" {
+		return idtool.Run(args[1:], idtool.Env{Stdout: stdout, Stderr: stderr})
+	}
 	o, err := parseArgs(args)
 	if err != nil {
 		fmt.Fprintf(stderr, "ztnc: %v\n\n%s", err, usage)

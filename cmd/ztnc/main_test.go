@@ -105,3 +105,16 @@ func TestBadArguments(t *testing.T) {
 		t.Errorf("version: %d %q", rc, out)
 	}
 }
+
+// TestIdtoolVerb: `ztnc idtool` reaches the idtool (whose own tests cover
+// the commands) with its positional arguments and exit codes.
+func TestIdtoolVerb(t *testing.T) {
+	ids := servicetest.Identities(t, "testdata/identities.json")
+	sec, _ := ids[0].SecretString()
+	if rc, out, _ := runCapture("idtool", "getpublic", sec); rc != 0 || out != ids[0].String() {
+		t.Fatalf("idtool getpublic: rc %d %q", rc, out)
+	}
+	if rc, out, errs := runCapture("idtool", "validate"); rc != 2 || out != "" || !strings.Contains(errs, "usage: ztnc idtool") {
+		t.Fatalf("idtool validate without an identity: rc %d %q %q", rc, out, errs)
+	}
+}
