@@ -36,6 +36,7 @@ func RunInitStage() {
 		}
 		os.Exit(126)
 	}
+	dropNetCaps()
 	f, err := buildFilter()
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
@@ -64,6 +65,17 @@ func RunInitStage() {
 		os.Exit(127)
 	}
 	os.Exit(126)
+}
+
+// dropNetCaps takes CAP_NET_ADMIN and CAP_NET_RAW out of the bounding set,
+// so that even a root program cannot reconfigure the host's interfaces
+// through netlink or interface ioctls (which work on any socket, AF_UNIX
+// included). Without CAP_SETPCAP (not root) there is nothing to drop.
+func dropNetCaps() {
+	for _, c := range []uintptr{unix.CAP_NET_ADMIN, unix.CAP_NET_RAW} {
+		unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0)
+		unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, c, 0, 0)
+	}
 }
 
 // Start launches argv under the filter and returns the running command and
