@@ -121,11 +121,7 @@ func interop(t *testing.T, ref, nsR, nsG, ipR, ipG string, refID, ourID *identit
 	if refIsRoot {
 		rootID, rootIP = refID, ipR
 	}
-	planet := servicetest.Planet(t, rootID, mustAP(rootIP+":9993"))
-	pb, err := planet.MarshalBinary()
-	if err != nil {
-		t.Fatal(err)
-	}
+	pb := servicetest.Planet(t, rootID, mustAP(rootIP+":9993"))
 	planetFile := filepath.Join(t.TempDir(), "planet")
 	for _, f := range []string{planetFile, filepath.Join(refHome, "planet")} {
 		if err := os.WriteFile(f, pb, 0o644); err != nil {

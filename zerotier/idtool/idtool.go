@@ -288,3 +288,23 @@ func WriteSecretFile(path string, data []byte) error {
 	}
 	return f.Close()
 }
+
+// NewPlanetJSON describes a planet with the given roots (each with its
+// endpoints) and a fresh signing key that is also its update key, as
+// initmoon + editing the JSON would. r supplies entropy (nil: crypto/rand).
+func NewPlanetJSON(id uint64, roots []RootJSON, r io.Reader) (*WorldJSON, error) {
+	pub, priv, err := c25519.Generate(r)
+	if err != nil {
+		return nil, fmt.Errorf("planet signing key: %w", err)
+	}
+	return &WorldJSON{
+		ID: strconv.FormatUint(id, 16), ObjType: "world", WorldType: "planet", Roots: roots,
+		SigningKey: hex.EncodeToString(pub[:]), SigningKeySecret: hex.EncodeToString(priv[:]),
+		UpdatesMustBeSignedBy: hex.EncodeToString(pub[:]),
+	}, nil
+}
+
+// EndpointString is ZeroTier's "ip/port" form of ap.
+func EndpointString(ap netip.AddrPort) string {
+	return ap.Addr().String() + "/" + strconv.Itoa(int(ap.Port()))
+}

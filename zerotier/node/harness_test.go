@@ -8,8 +8,8 @@ import (
 	"testing"
 	"time"
 
-	"ztnc/zerotier/crypto/c25519"
 	"ztnc/zerotier/identity"
+	"ztnc/zerotier/idtool"
 	"ztnc/zerotier/topology"
 	"ztnc/zerotier/world"
 )
@@ -42,20 +42,21 @@ func testIdentities(t testing.TB) []*identity.Identity {
 	return out
 }
 
-// testPlanet makes a private planet whose only root is root at ep, signed
-// with a fresh key.
+// testPlanet makes a private planet whose only root is root at ep, as
+// `ztnc idtool mkplanet` does (fresh signing key).
 func testPlanet(t testing.TB, root *identity.Identity, ep netip.AddrPort) *world.World {
 	t.Helper()
-	pub, priv, err := c25519.Generate(nil)
+	j, err := idtool.NewPlanetJSON(0x7e57000000000042,
+		[]idtool.RootJSON{{Identity: root.String(), StableEndpoints: []string{idtool.EndpointString(ep)}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world.World{
-		Type: world.TypePlanet, ID: 0x7e57000000000042, Timestamp: uint64(time.Now().UnixMilli()),
-		UpdatesMustBeSignedBy: pub,
-		Roots:                 []world.Root{{Identity: root.PublicOnly(), StableEndpoints: []netip.AddrPort{ep}}},
+	b, err := idtool.MkPlanet(j, uint64(time.Now().UnixMilli()))
+	if err != nil {
+		t.Fatal(err)
 	}
-	if err := w.Sign(&priv); err != nil {
+	w, err := world.Parse(b)
+	if err != nil {
 		t.Fatal(err)
 	}
 	if err := w.VerifySelf(); err != nil {

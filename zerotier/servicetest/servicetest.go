@@ -12,10 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"ztnc/zerotier/crypto/c25519"
 	"ztnc/zerotier/identity"
+	"ztnc/zerotier/idtool"
 	"ztnc/zerotier/service"
-	"ztnc/zerotier/world"
 )
 
 // Identities parses the reference-made identities (with secrets) in a
@@ -43,22 +42,20 @@ func Identities(t testing.TB, file string) []*identity.Identity {
 	return out
 }
 
-// Planet makes and self-signs a planet with root reachable at ep.
-func Planet(t testing.TB, root *identity.Identity, ep netip.AddrPort) *world.World {
+// Planet makes the planet file contents for a private planet with root
+// reachable at ep, with `ztnc idtool mkplanet`'s code (fresh signing key).
+func Planet(t testing.TB, root *identity.Identity, ep netip.AddrPort) []byte {
 	t.Helper()
-	pub, priv, err := c25519.Generate(nil)
+	j, err := idtool.NewPlanetJSON(0x7e57000000000077,
+		[]idtool.RootJSON{{Identity: root.String(), StableEndpoints: []string{idtool.EndpointString(ep)}}}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	w := &world.World{
-		Type: world.TypePlanet, ID: 0x7e57000000000077, Timestamp: uint64(time.Now().UnixMilli()),
-		UpdatesMustBeSignedBy: pub,
-		Roots:                 []world.Root{{Identity: root.PublicOnly(), StableEndpoints: []netip.AddrPort{ep}}},
-	}
-	if err := w.Sign(&priv); err != nil {
+	b, err := idtool.MkPlanet(j, uint64(time.Now().UnixMilli()))
+	if err != nil {
 		t.Fatal(err)
 	}
-	return w
+	return b
 }
 
 // freePort finds a port free for UDP on 127.0.0.1 and TCP on 127.0.0.1.
@@ -93,11 +90,7 @@ func Root(t testing.TB, id *identity.Identity) (*service.Service, string) {
 	var lastErr error
 	for range 5 {
 		port := freePort(t)
-		planet := Planet(t, id, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)))
-		b, err := planet.MarshalBinary()
-		if err != nil {
-			t.Fatal(err)
-		}
+		b := Planet(t, id, netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)))
 		pf := filepath.Join(t.TempDir(), "planet")
 		if err := os.WriteFile(pf, b, 0o644); err != nil {
 			t.Fatal(err)
