@@ -11,7 +11,7 @@ type Counters struct {
 	TxDatagrams   atomic.Uint64 // UDP datagrams written
 	Relayed       atomic.Uint64 // heads and fragments forwarded for others
 	DropMalformed atomic.Uint64 // not a well-formed packet, fragment or payload (incl. oversize)
-	DropAuth      atomic.Uint64 // MAC / AES-GMAC-SIV tag failure, unknown or trusted-path cipher
+	DropAuth      atomic.Uint64 // MAC / AES-GMAC-SIV tag failure or unknown cipher
 	DropReplay    atomic.Uint64 // packet ID already accepted from that peer
 	DropStale     atomic.Uint64 // OK answering nothing we sent (recently)
 	DropIdentity  atomic.Uint64 // HELLO identity fails validation or collides with a known one
@@ -21,6 +21,9 @@ type Counters struct {
 	DropUnknown   atomic.Uint64 // sender never identified (WHOIS timed out) or queue overflow
 	DropSelf      atomic.Uint64 // packet claiming to come from our own address
 	UserMessages  atomic.Uint64 // USER_MESSAGE delivered
+	RxTrusted     atomic.Uint64 // cipher-2 packets accepted from a configured trusted path
+	TxTrusted     atomic.Uint64 // packets sent as cipher 2 over a configured trusted path
+	DropUntrusted atomic.Uint64 // cipher-2 packets whose source network or ID is not configured
 }
 
 // Snapshot returns the counters by their JSON names.
@@ -41,5 +44,8 @@ func (c *Counters) Snapshot() map[string]uint64 {
 		"dropUnknown":   c.DropUnknown.Load(),
 		"dropSelf":      c.DropSelf.Load(),
 		"userMessages":  c.UserMessages.Load(),
+		"rxTrusted":     c.RxTrusted.Load(),
+		"txTrusted":     c.TxTrusted.Load(),
+		"dropUntrusted": c.DropUntrusted.Load(),
 	}
 }

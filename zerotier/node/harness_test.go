@@ -74,6 +74,15 @@ func listenLoopback(t testing.TB) *net.UDPConn {
 	return c
 }
 
+func listenOn(t testing.TB, ip netip.Addr) *net.UDPConn {
+	t.Helper()
+	c, err := net.ListenUDP("udp4", net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, 0)))
+	if err != nil {
+		t.Fatalf("listen on %v: %v", ip, err)
+	}
+	return c
+}
+
 type testNode struct {
 	*Node
 	msgs chan UserMessage
@@ -83,20 +92,32 @@ type testNode struct {
 // startNet starts a root and leaves on 127.0.0.1 sharing a private planet.
 func startNet(t *testing.T, leaves int) (root *testNode, out []*testNode) {
 	t.Helper()
+	return startNetWith(t, leaves, nil)
+}
+
+// startNetWith is startNet where leaf i (1-based) listens on 127.0.0.(1+i)
+// and setup may adjust each node's config (i = 0 is the root), when setup
+// is not nil.
+func startNetWith(t *testing.T, leaves int, setup func(i int, c *Config)) (root *testNode, out []*testNode) {
+	t.Helper()
 	ids := testIdentities(t)
 	rc := listenLoopback(t)
 	rootAddr := rc.LocalAddr().(*net.UDPAddr).AddrPort()
 	planet := testPlanet(t, ids[0], rootAddr)
-	start := func(id *identity.Identity, c *net.UDPConn) *testNode {
+	start := func(i int, id *identity.Identity, c *net.UDPConn) *testNode {
 		tn := &testNode{msgs: make(chan UserMessage, 16), addr: c.LocalAddr().(*net.UDPAddr).AddrPort()}
-		n, err := New(Config{
+		cfg := Config{
 			Identity: id, Topology: topology.New(planet), Conns: []*net.UDPConn{c},
 			AllowLoopback: true,
 			// Faster than 1.14's 5 s so the test converges quickly; the
 			// /24 gate stays on (every node here shares 127.0.0.0/24).
 			PingInterval: 200 * time.Millisecond, HelloRateLimit: 50 * time.Millisecond,
 			OnUserMessage: func(m UserMessage) { tn.msgs <- m },
-		})
+		}
+		if setup != nil {
+			setup(i, &cfg)
+		}
+		n, err := New(cfg)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -105,12 +126,17 @@ func startNet(t *testing.T, leaves int) (root *testNode, out []*testNode) {
 		t.Cleanup(func() { n.Close() })
 		return tn
 	}
-	root = start(ids[0], rc)
+	root = start(0, ids[0], rc)
 	if !root.AmRoot() {
 		t.Fatal("root node does not consider itself a root")
 	}
 	for i := 1; i <= leaves; i++ {
-		out = append(out, start(ids[i], listenLoopback(t)))
+		c := listenLoopback(t)
+		if setup != nil {
+			c.Close()
+			c = listenOn(t, netip.AddrFrom4([4]byte{127, 0, 0, byte(1 + i)}))
+		}
+		out = append(out, start(i, ids[i], c))
 	}
 	return root, out
 }

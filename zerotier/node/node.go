@@ -62,6 +62,9 @@ type Config struct {
 	HelloRateLimit time.Duration
 	// MTU is the physical fragmentation unit (default 1432).
 	MTU int
+	// PhysicalPaths are local.conf's "physical" settings: trusted paths
+	// (cipher 2) and per-network MTUs.
+	PhysicalPaths []PhysicalPath
 	// OnUserMessage is called (not concurrently with itself) for each
 	// USER_MESSAGE; it must not block for long.
 	OnUserMessage func(UserMessage)
@@ -142,6 +145,11 @@ func New(cfg Config) (*Node, error) {
 	if cfg.MTU < packet.MinPhysMTU || cfg.MTU > packet.MaxPacketSize {
 		return nil, fmt.Errorf("node: MTU %d outside %d..%d", cfg.MTU, packet.MinPhysMTU, packet.MaxPacketSize)
 	}
+	pps, err := normalizePhysicalPaths(cfg.PhysicalPaths)
+	if err != nil {
+		return nil, err
+	}
+	cfg.PhysicalPaths = pps
 	log := cfg.Logger
 	if log == nil {
 		log = slog.Default()

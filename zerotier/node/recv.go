@@ -83,8 +83,10 @@ func (n *Node) handleWhole(local int, from netip.AddrPort, b []byte) {
 // handlePacket is IncomingPacket::tryDecode for a whole packet addressed to us.
 func (n *Node) handlePacket(local int, from netip.AddrPort, p packet.Packet) {
 	switch {
-	case p.Cipher() == packet.CipherNoneTrustedPath:
-		n.Counters.DropAuth.Add(1) // no trusted paths are configured
+	case p.Cipher() == packet.CipherNoneTrustedPath && !n.inboundTrusted(from, p.TrustedPathID()):
+		// Plaintext claiming a trusted path from outside the configured
+		// networks (or with another ID) is forged.
+		n.Counters.DropUntrusted.Add(1)
 		return
 	case p.Cipher() == packet.CipherPoly1305None && p.Verb() == packet.VerbHello:
 		n.handleHello(local, from, p)
@@ -111,7 +113,15 @@ func (n *Node) handlePacket(local int, from netip.AddrPort, p packet.Packet) {
 // packet from a known peer; it returns work to run after unlocking.
 func (n *Node) decodeLocked(pr *peer.Peer, local int, from netip.AddrPort, p packet.Packet, now time.Time) []func() {
 	wireID := p.ID()
-	if err := p.Dearmor(pr.Keys); err != nil {
+	if p.Cipher() == packet.CipherNoneTrustedPath {
+		// Checked again: a parked packet may be decoded after the
+		// configuration changed.
+		if !n.inboundTrusted(from, p.TrustedPathID()) {
+			n.Counters.DropUntrusted.Add(1)
+			return nil
+		}
+		n.Counters.RxTrusted.Add(1)
+	} else if err := p.Dearmor(pr.Keys); err != nil {
 		n.Counters.DropAuth.Add(1)
 		n.log.Debug("dropped packet failing authentication", "from", pr.Identity.Address, "addr", from, "err", err)
 		return nil

@@ -115,12 +115,19 @@ func (n *Node) armorAndWriteLocked(pr *peer.Peer, local int, to netip.AddrPort, 
 	if p.Verb() != packet.VerbHello {
 		p = p.Compress()
 	}
-	p.SetFragmented(packet.NeedsFragmenting(len(p), n.cfg.MTU))
-	if err := p.Armor(pr.Keys, c); err != nil {
+	// Switch::_sendViaSpecificPath: the destination's physical network
+	// decides the MTU and whether the packet goes as trusted-path plaintext.
+	// HELLO never does (1.14 armors and sends it directly).
+	mtu, trusted := n.outboundPathInfo(to)
+	p.SetFragmented(packet.NeedsFragmenting(len(p), mtu))
+	if trusted != 0 && p.Verb() != packet.VerbHello {
+		p.ArmorTrustedPath(trusted)
+		n.Counters.TxTrusted.Add(1)
+	} else if err := p.Armor(pr.Keys, c); err != nil {
 		n.log.Error("armor", "err", err)
 		return
 	}
-	dgrams, err := packet.Split(p, n.cfg.MTU)
+	dgrams, err := packet.Split(p, mtu)
 	if err != nil {
 		n.log.Error("fragment", "err", err)
 		return

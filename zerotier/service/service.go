@@ -90,13 +90,17 @@ func Start(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
+	lc, err := ReadLocalConf(o.Home)
+	if err != nil {
+		return nil, fmt.Errorf("service: %w", err)
+	}
 	udp, ln, port, err := bind(o.Port, o.ListenIP)
 	if err != nil {
 		return nil, err
 	}
 	n, err := node.New(node.Config{
 		Identity: id, Topology: topo, Conns: []*net.UDPConn{udp}, AllowLoopback: true,
-		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit,
+		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit, PhysicalPaths: lc.Physical,
 		OnUserMessage: o.OnUserMessage, Logger: log,
 	})
 	if err != nil {
