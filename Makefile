@@ -3,7 +3,7 @@ GO      ?= go
 GOFLAGS ?=
 export CGO_ENABLED := 1
 
-.PHONY: all build test unit static bench demo clean
+.PHONY: all build test unit static bench demo clean fuzz
 
 all: build
 
@@ -16,6 +16,7 @@ build:
 test: build static
 	$(GO) vet ./...
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) test -count=1 -timeout 35m ./...
+	GO=$(GO) ./zerotier/fuzz.sh 3s
 
 unit:
 	$(GO) test -count=1 ./supervisor/... ./netstack/... ./zerotier/...
@@ -34,6 +35,11 @@ demo: build
 
 bench: build
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) run ./tests/bench
+
+# Every fuzz target (zerotier/, cmd/ztnc) for FUZZTIME each.
+FUZZTIME ?= 60s
+fuzz:
+	GO=$(GO) ./zerotier/fuzz.sh $(FUZZTIME)
 
 clean:
 	rm -rf bin tests/_results
