@@ -35,6 +35,7 @@ demo: build
 
 bench: build
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) run ./tests/bench
+	$(GO) test -run='^$$' -bench=. -benchtime=2s ./zerotier/packet ./zerotier/crypto/salsa2012 ./zerotier/node
 
 # Every fuzz target (zerotier/, cmd/ztnc) for FUZZTIME each.
 FUZZTIME ?= 60s

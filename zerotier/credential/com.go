@@ -102,7 +102,7 @@ func (c *COM) get(id uint64) (uint64, bool) {
 }
 
 // Timestamp, NetworkID and IssuedTo read the standard qualifiers.
-func (c *COM) Timestamp() int64 { v, _ := c.get(QualTimestamp); return int64(v) }
+func (c *COM) Timestamp() int64  { v, _ := c.get(QualTimestamp); return int64(v) }
 func (c *COM) NetworkID() uint64 { v, _ := c.get(QualNetworkID); return v }
 func (c *COM) IssuedTo() address.Address {
 	v, _ := c.get(QualIssuedTo)

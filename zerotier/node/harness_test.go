@@ -98,7 +98,7 @@ func startNet(t *testing.T, leaves int) (root *testNode, out []*testNode) {
 // startNetWith is startNet where leaf i (1-based) listens on 127.0.0.(1+i)
 // and setup may adjust each node's config (i = 0 is the root), when setup
 // is not nil.
-func startNetWith(t *testing.T, leaves int, setup func(i int, c *Config)) (root *testNode, out []*testNode) {
+func startNetWith(t testing.TB, leaves int, setup func(i int, c *Config)) (root *testNode, out []*testNode) {
 	t.Helper()
 	ids := testIdentities(t)
 	rc := listenLoopback(t)
@@ -142,7 +142,7 @@ func startNetWith(t *testing.T, leaves int, setup func(i int, c *Config)) (root 
 }
 
 // waitFor polls cond until it holds or the bounded wait expires.
-func waitFor(t *testing.T, what string, cond func() bool) {
+func waitFor(t testing.TB, what string, cond func() bool) {
 	t.Helper()
 	deadline := time.Now().Add(15 * time.Second)
 	for !cond() {
@@ -179,7 +179,7 @@ func hasDirectPath(n *Node, a interface{ String() string }) bool {
 
 // waitReady waits until every leaf is online with a path to the root and
 // the root has a path to every leaf.
-func waitReady(t *testing.T, root *testNode, leaves []*testNode) {
+func waitReady(t testing.TB, root *testNode, leaves []*testNode) {
 	t.Helper()
 	for _, l := range leaves {
 		waitFor(t, "leaf "+l.Address().String()+" online with a path to the root", func() bool {

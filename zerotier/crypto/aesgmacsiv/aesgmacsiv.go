@@ -14,6 +14,7 @@ import (
 	"crypto/subtle"
 	"errors"
 	"fmt"
+	"sync"
 )
 
 const (
@@ -54,19 +55,35 @@ func New(k0, k1 []byte) (*SIV, error) {
 // foldedGMAC returns GMAC(K0, nonce = iv || 0^32, aad padded to 16 || msg)
 // folded to 8 bytes (first half XOR second half).
 func (s *SIV) foldedGMAC(iv []byte, aad, msg []byte) [8]byte {
-	var nonce [12]byte
-	copy(nonce[:], iv)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	copy(sc.nonce[:], iv)
 	padded := (len(aad) + 15) &^ 15
-	data := make([]byte, padded+len(msg))
+	if cap(sc.data) < padded+len(msg) {
+		sc.data = make([]byte, padded+len(msg))
+	}
+	data := sc.data[:padded+len(msg)]
 	copy(data, aad)
+	clear(data[len(aad):padded])
 	copy(data[padded:], msg)
-	g := s.gmac.Seal(nil, nonce[:], nil, data)
+	g := s.gmac.Seal(sc.tag[:0], sc.nonce[:], nil, data)
 	var f [8]byte
 	for i := range f {
 		f[i] = g[i] ^ g[i+8]
 	}
 	return f
 }
+
+// scratch is per-call working memory, pooled so sealing and opening a
+// packet allocate nothing for the GMAC input (a copy is needed: GMAC covers
+// the padded AAD followed by the message) or its output.
+type scratch struct {
+	data  []byte
+	nonce [12]byte // iv || 0^32
+	tag   [16]byte
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{data: make([]byte, 0, 2048)} }}
 
 // ctr applies AES-256-CTR under K1 with the tag as IV (top bit of the 32-bit
 // counter cleared so the counter can never carry into the tag bits).

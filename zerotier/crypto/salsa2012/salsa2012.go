@@ -9,7 +9,10 @@
 // start at any block (packet payloads start at block 1).
 package salsa2012
 
-import "encoding/binary"
+import (
+	"encoding/binary"
+	"math/bits"
+)
 
 // BlockSize is the size of one keystream block.
 const BlockSize = 64
@@ -77,16 +80,103 @@ func XORKeyStream(dst, src []byte, key *[32]byte, nonce *[8]byte, counter uint64
 	if len(dst) < len(src) {
 		panic("salsa2012: dst shorter than src") // programming error, like crypto/cipher
 	}
+	var st state
+	st.init(key, nonce)
 	var ks [BlockSize]byte
-	for len(src) > 0 {
-		block(&ks, key, nonce, counter, Rounds)
+	for len(src) >= BlockSize {
+		st.xorBlock((*[BlockSize]byte)(dst), (*[BlockSize]byte)(src), counter)
 		counter++
-		n := min(len(src), BlockSize)
-		for i := 0; i < n; i++ {
+		dst, src = dst[BlockSize:], src[BlockSize:]
+	}
+	if len(src) > 0 {
+		st.xorBlock(&ks, &ks, counter) // ks is zero: raw keystream
+		for i := range src {
 			dst[i] = src[i] ^ ks[i]
 		}
-		dst, src = dst[n:], src[n:]
 	}
+}
+
+// state is the Salsa20 input matrix without the counter words.
+type state [16]uint32
+
+func (s *state) init(key *[32]byte, nonce *[8]byte) {
+	s[0] = sigma[0]
+	s[1] = binary.LittleEndian.Uint32(key[0:])
+	s[2] = binary.LittleEndian.Uint32(key[4:])
+	s[3] = binary.LittleEndian.Uint32(key[8:])
+	s[4] = binary.LittleEndian.Uint32(key[12:])
+	s[5] = sigma[1]
+	s[6] = binary.LittleEndian.Uint32(nonce[0:])
+	s[7] = binary.LittleEndian.Uint32(nonce[4:])
+	s[10] = sigma[2]
+	s[11] = binary.LittleEndian.Uint32(key[16:])
+	s[12] = binary.LittleEndian.Uint32(key[20:])
+	s[13] = binary.LittleEndian.Uint32(key[24:])
+	s[14] = binary.LittleEndian.Uint32(key[28:])
+	s[15] = sigma[3]
+}
+
+// xorBlock XORs one 64-byte block of src with keystream block counter into
+// dst. The 12 rounds run on locals (registers), unrolled by hand and with
+// bits.RotateLeft32, which is several times faster than the reference
+// block above; the result is XORed eight bytes at a time.
+func (s *state) xorBlock(dst, src *[BlockSize]byte, counter uint64) {
+	j0, j1, j2, j3, j4, j5, j6, j7 := s[0], s[1], s[2], s[3], s[4], s[5], s[6], s[7]
+	j8, j9 := uint32(counter), uint32(counter>>32)
+	j10, j11, j12, j13, j14, j15 := s[10], s[11], s[12], s[13], s[14], s[15]
+	x0, x1, x2, x3, x4, x5, x6, x7 := j0, j1, j2, j3, j4, j5, j6, j7
+	x8, x9, x10, x11, x12, x13, x14, x15 := j8, j9, j10, j11, j12, j13, j14, j15
+	for i := 0; i < Rounds; i += 2 {
+		x4 ^= bits.RotateLeft32(x0+x12, 7)
+		x8 ^= bits.RotateLeft32(x4+x0, 9)
+		x12 ^= bits.RotateLeft32(x8+x4, 13)
+		x0 ^= bits.RotateLeft32(x12+x8, 18)
+
+		x9 ^= bits.RotateLeft32(x5+x1, 7)
+		x13 ^= bits.RotateLeft32(x9+x5, 9)
+		x1 ^= bits.RotateLeft32(x13+x9, 13)
+		x5 ^= bits.RotateLeft32(x1+x13, 18)
+
+		x14 ^= bits.RotateLeft32(x10+x6, 7)
+		x2 ^= bits.RotateLeft32(x14+x10, 9)
+		x6 ^= bits.RotateLeft32(x2+x14, 13)
+		x10 ^= bits.RotateLeft32(x6+x2, 18)
+
+		x3 ^= bits.RotateLeft32(x15+x11, 7)
+		x7 ^= bits.RotateLeft32(x3+x15, 9)
+		x11 ^= bits.RotateLeft32(x7+x3, 13)
+		x15 ^= bits.RotateLeft32(x11+x7, 18)
+
+		x1 ^= bits.RotateLeft32(x0+x3, 7)
+		x2 ^= bits.RotateLeft32(x1+x0, 9)
+		x3 ^= bits.RotateLeft32(x2+x1, 13)
+		x0 ^= bits.RotateLeft32(x3+x2, 18)
+
+		x6 ^= bits.RotateLeft32(x5+x4, 7)
+		x7 ^= bits.RotateLeft32(x6+x5, 9)
+		x4 ^= bits.RotateLeft32(x7+x6, 13)
+		x5 ^= bits.RotateLeft32(x4+x7, 18)
+
+		x11 ^= bits.RotateLeft32(x10+x9, 7)
+		x8 ^= bits.RotateLeft32(x11+x10, 9)
+		x9 ^= bits.RotateLeft32(x8+x11, 13)
+		x10 ^= bits.RotateLeft32(x9+x8, 18)
+
+		x12 ^= bits.RotateLeft32(x15+x14, 7)
+		x13 ^= bits.RotateLeft32(x12+x15, 9)
+		x14 ^= bits.RotateLeft32(x13+x12, 13)
+		x15 ^= bits.RotateLeft32(x14+x13, 18)
+	}
+	le := binary.LittleEndian
+	pair := func(a, b uint32) uint64 { return uint64(a) | uint64(b)<<32 }
+	le.PutUint64(dst[0:], le.Uint64(src[0:])^pair(x0+j0, x1+j1))
+	le.PutUint64(dst[8:], le.Uint64(src[8:])^pair(x2+j2, x3+j3))
+	le.PutUint64(dst[16:], le.Uint64(src[16:])^pair(x4+j4, x5+j5))
+	le.PutUint64(dst[24:], le.Uint64(src[24:])^pair(x6+j6, x7+j7))
+	le.PutUint64(dst[32:], le.Uint64(src[32:])^pair(x8+j8, x9+j9))
+	le.PutUint64(dst[40:], le.Uint64(src[40:])^pair(x10+j10, x11+j11))
+	le.PutUint64(dst[48:], le.Uint64(src[48:])^pair(x12+j12, x13+j13))
+	le.PutUint64(dst[56:], le.Uint64(src[56:])^pair(x14+j14, x15+j15))
 }
 
 // KeyStream fills dst with raw keystream starting at block number counter.

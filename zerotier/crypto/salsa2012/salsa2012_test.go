@@ -123,3 +123,47 @@ func TestCounterContinuity(t *testing.T) {
 		t.Fatal("round trip failed")
 	}
 }
+
+// TestFastCoreMatchesBlock: the unrolled XORKeyStream equals the plain
+// block function for every length around block boundaries and any counter.
+func TestFastCoreMatchesBlock(t *testing.T) {
+	var key [32]byte
+	var nonce [8]byte
+	for i := range key {
+		key[i] = byte(7 * i)
+	}
+	copy(nonce[:], "ztnc-iv!")
+	src := make([]byte, 300)
+	for i := range src {
+		src[i] = byte(i * 13)
+	}
+	for _, ctr := range []uint64{0, 1, 1<<32 - 1, 1<<64 - 2} {
+		for n := 0; n <= len(src); n++ {
+			want := make([]byte, n)
+			c := ctr
+			for off := 0; off < n; off += BlockSize {
+				var ks [BlockSize]byte
+				block(&ks, &key, &nonce, c, Rounds)
+				c++
+				for i := off; i < min(n, off+BlockSize); i++ {
+					want[i] = src[i] ^ ks[i-off]
+				}
+			}
+			got := make([]byte, n)
+			XORKeyStream(got, src[:n], &key, &nonce, ctr)
+			if string(got) != string(want) {
+				t.Fatalf("counter %d length %d differs", ctr, n)
+			}
+		}
+	}
+}
+
+func BenchmarkXORKeyStream1400(b *testing.B) {
+	var key [32]byte
+	var nonce [8]byte
+	buf := make([]byte, 1400)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		XORKeyStream(buf, buf, &key, &nonce, 1)
+	}
+}
