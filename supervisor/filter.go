@@ -16,7 +16,7 @@ import (
 var trapped = []string{
 	"socket", "bind", "listen", "connect", "accept", "accept4",
 	"getsockname", "getpeername", "getsockopt", "setsockopt",
-	"sendmsg", "recvmsg", "sendmmsg", "recvmmsg",
+	"recvmsg", "sendmmsg", "recvmmsg",
 	"shutdown", // only to answer ENOTCONN; continued on connected sockets
 }
 
@@ -68,6 +68,23 @@ func buildFilter() (*seccomp.ScmpFilter, error) {
 	}
 	for _, n := range trappedWithAddr {
 		if err := add(n, seccomp.ActNotify, hasAddr); err != nil {
+			return nil, err
+		}
+	}
+	// sendmsg is trapped unless it is the init stage handing its listener
+	// over: that one call is on fd 3 with a flag combination (MSG_NOSIGNAL|
+	// MSG_CONFIRM) no program sends a Unix socket, and it could only reach
+	// a socket of the program's own anyway.
+	notHandoffFd, err := seccomp.MakeCondition(0, seccomp.CompareNotEqual, handoffFd)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	notHandoffFlags, err := seccomp.MakeCondition(2, seccomp.CompareNotEqual, handoffFlags)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	for _, cond := range []seccomp.ScmpCondition{notHandoffFd, notHandoffFlags} {
+		if err := add("sendmsg", seccomp.ActNotify, cond); err != nil {
 			return nil, err
 		}
 	}

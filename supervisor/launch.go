@@ -1,9 +1,9 @@
 package supervisor
 
 import (
-	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
 	"runtime"
@@ -17,8 +17,12 @@ import (
 // fresh copy of ztnc-run that then execs the target.
 const InitArg = "__ztnc_init"
 
-// handoffFd is where the init stage finds its end of the hand-off socket.
-const handoffFd = 3
+// handoffFd is where the init stage finds its end of the hand-off socket,
+// and handoffFlags the sendmsg flags that mark the hand-off (see buildFilter).
+const (
+	handoffFd    = 3
+	handoffFlags = unix.MSG_NOSIGNAL | unix.MSG_CONFIRM
+)
 
 // IsInitStage reports whether this process is the init stage.
 func IsInitStage() bool { return len(os.Args) > 2 && os.Args[1] == InitArg }
@@ -47,14 +51,15 @@ func RunInitStage() {
 		fmt.Fprintf(os.Stderr, "ztnc-run: loading seccomp filter: %v\n", err)
 		os.Exit(125)
 	}
-	// From here on only untrapped calls: write/read/close/execve. The parent
-	// copies the listener with pidfd_getfd, then acks.
-	var b [4]byte
-	binary.LittleEndian.PutUint32(b[:], uint32(nfd))
-	if _, err := unix.Write(handoffFd, b[:]); err != nil {
+	// From here on only untrapped calls: the hand-off sendmsg, read, close,
+	// execve. The parent acks once it holds the listener, so that no trapped
+	// call of the target can come before someone serves them.
+	var b [1]byte
+	if err := unix.Sendmsg(handoffFd, []byte{1}, unix.UnixRights(nfd), nil, handoffFlags); err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: handing the seccomp listener over: %v\n", err)
 		os.Exit(125)
 	}
-	if n, err := unix.Read(handoffFd, b[:1]); n != 1 || err != nil {
+	if n, err := unix.Read(handoffFd, b[:]); n != 1 || err != nil {
 		os.Exit(125) // the parent is gone
 	}
 	unix.Close(int(nfd))
@@ -67,15 +72,15 @@ func RunInitStage() {
 	os.Exit(126)
 }
 
-// dropNetCaps takes CAP_NET_ADMIN and CAP_NET_RAW out of the bounding set,
-// so that even a root program cannot reconfigure the host's interfaces
-// through netlink or interface ioctls (which work on any socket, AF_UNIX
-// included). Without CAP_SETPCAP (not root) there is nothing to drop.
+// dropNetCaps takes CAP_NET_ADMIN out of the bounding set, so that even a
+// root program cannot reconfigure the host's interfaces through netlink or
+// interface ioctls (which work on any socket, AF_UNIX included). CAP_NET_RAW
+// stays: raw and packet sockets are refused by the supervisor anyway, and
+// dropping it would make the kernel refuse to exec ping (file capability
+// cap_net_raw+ep). Without CAP_SETPCAP (not root) there is nothing to drop.
 func dropNetCaps() {
-	for _, c := range []uintptr{unix.CAP_NET_ADMIN, unix.CAP_NET_RAW} {
-		unix.Prctl(unix.PR_CAPBSET_DROP, c, 0, 0, 0)
-		unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, c, 0, 0)
-	}
+	unix.Prctl(unix.PR_CAPBSET_DROP, unix.CAP_NET_ADMIN, 0, 0, 0)
+	unix.Prctl(unix.PR_CAP_AMBIENT, unix.PR_CAP_AMBIENT_LOWER, unix.CAP_NET_ADMIN, 0, 0)
 }
 
 // Start launches argv under the filter and returns the running command and
@@ -109,23 +114,15 @@ func Start(argv []string, env []string) (*exec.Cmd, int, error) {
 		cmd.Wait()
 		return nil, -1, err
 	}
-	var b [4]byte
-	if _, err := readFull(parent, b[:]); err != nil {
+	lfd, err := recvFD(parent)
+	if err == io.EOF {
 		// The init stage already said why on stderr; report its status.
 		werr := cmd.Wait()
 		return nil, -1, &InitError{Err: werr, Cmd: cmd}
 	}
-	num := int(binary.LittleEndian.Uint32(b[:]))
-	pidfd, err := unix.PidfdOpen(cmd.Process.Pid, 0)
 	if err != nil {
-		return fail(fmt.Errorf("pidfd_open: %w", err))
+		return fail(fmt.Errorf("receiving the seccomp listener: %w", err))
 	}
-	lfd, err := unix.PidfdGetfd(pidfd, num, 0)
-	unix.Close(pidfd)
-	if err != nil {
-		return fail(fmt.Errorf("pidfd_getfd of the seccomp listener: %w", err))
-	}
-	unix.CloseOnExec(lfd)
 	if _, err := parent.Write([]byte{1}); err != nil {
 		unix.Close(lfd)
 		return fail(fmt.Errorf("releasing the init stage: %w", err))
@@ -142,14 +139,34 @@ type InitError struct {
 
 func (e *InitError) Error() string { return fmt.Sprintf("init stage: %v", e.Err) }
 
-func readFull(f *os.File, b []byte) (int, error) {
-	n := 0
-	for n < len(b) {
-		m, err := f.Read(b[n:])
-		n += m
-		if err != nil {
-			return n, err
-		}
+// recvFD receives one fd passed with SCM_RIGHTS; io.EOF if the sender quit.
+func recvFD(f *os.File) (int, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		return -1, err
 	}
-	return n, nil
+	buf, oob := make([]byte, 1), make([]byte, unix.CmsgSpace(4))
+	var n, oobn int
+	var rerr error
+	if err := rc.Read(func(fd uintptr) bool {
+		n, oobn, _, _, rerr = unix.Recvmsg(int(fd), buf, oob, unix.MSG_CMSG_CLOEXEC)
+		return rerr != unix.EAGAIN
+	}); err != nil {
+		return -1, err
+	}
+	if rerr != nil {
+		return -1, rerr
+	}
+	if n == 0 {
+		return -1, io.EOF
+	}
+	msgs, err := unix.ParseSocketControlMessage(oob[:oobn])
+	if err != nil || len(msgs) != 1 {
+		return -1, fmt.Errorf("no fd in the hand-off message (%v)", err)
+	}
+	fds, err := unix.ParseUnixRights(&msgs[0])
+	if err != nil || len(fds) != 1 {
+		return -1, fmt.Errorf("no fd in the hand-off message (%v)", err)
+	}
+	return fds[0], nil
 }
