@@ -68,6 +68,10 @@ type Config struct {
 	// OnUserMessage is called (not concurrently with itself) for each
 	// USER_MESSAGE; it must not block for long.
 	OnUserMessage func(UserMessage)
+	// VL2 receives authenticated VL2 packets (see VL2Packet), called after
+	// the node's lock is released, possibly from several goroutines; nil
+	// leaves them counted as traffic and dropped.
+	VL2 func(VL2Packet)
 	Logger        *slog.Logger
 }
 

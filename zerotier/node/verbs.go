@@ -28,6 +28,10 @@ func (n *Node) dispatchLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 		if err != nil {
 			return false, nil, err
 		}
+		if e.InRe.Verb != packet.VerbHello && e.InRe.Verb != packet.VerbWhois && e.InRe.Verb != packet.VerbEcho {
+			return true, n.vl2After(VL2Packet{From: pr.Identity, PacketID: p.ID(), Verb: packet.VerbError, Hops: p.Hops(),
+				Payload: e.Payload, InRe: e.InRe, ErrorCode: e.Code}), nil
+		}
 		if e.Code == packet.ErrorIdentityCollision && n.topo.IsUpstream(pr.Identity.Address) {
 			n.log.Error("a root reports that our address collides with another identity", "root", pr.Identity.Address)
 		} else {
@@ -65,7 +69,10 @@ func (n *Node) dispatchLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 		}
 		return true, nil, nil
 	}
-	// Unknown or VL2 verbs that authenticate count as traffic (1.14).
+	if isVL2Verb(p.Verb()) {
+		return true, n.vl2After(VL2Packet{From: pr.Identity, PacketID: p.ID(), Verb: p.Verb(), Hops: p.Hops(), Payload: p.Payload()}), nil
+	}
+	// Unknown verbs that authenticate count as traffic (1.14).
 	return true, nil, nil
 }
 
@@ -136,7 +143,7 @@ func (n *Node) handleOKLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 		delete(n.whois, id.Address)
 		return true, n.flushQueuesLocked(now), nil
 	}
-	return true, nil, nil
+	return true, n.vl2After(VL2Packet{From: pr.Identity, PacketID: p.ID(), Verb: packet.VerbOK, Hops: p.Hops(), Payload: body, InRe: inRe}), nil
 }
 
 func (n *Node) handleWhoisLocked(pr *peer.Peer, local int, from netip.AddrPort, p packet.Packet, now time.Time) (bool, []func(), error) {
