@@ -42,7 +42,7 @@ func main() {
 	if v, err := strconv.Atoi(os.Getenv("BENCH_ROUNDS")); err == nil && v > 0 {
 		rounds = v
 	}
-	modes := [][]string{{"trap", "20000"}, {"untrapped", "2000000"}, {"bulk", "512"}, {"connrate", "2"}}
+	modes := [][]string{{"trap", "20000"}, {"untrapped", "2000000"}, {"read", "1000000"}, {"bulk", "512"}, {"connrate", "2"}}
 	bare, under := result{}, result{}
 	for _, m := range modes {
 		// Alternate bare and supervised runs; keep each key's median.
@@ -66,6 +66,7 @@ func main() {
 	row("trapped call, median (µs)", "trap_median_us", "µs", false)
 	row("trapped call, p99 (µs)", "trap_p99_us", "µs", false)
 	row("untrapped getppid (calls/s)", "untrapped_per_s", "/s", true)
+	row("untrapped read 4 KiB (calls/s)", "read4k_per_s", "/s", true)
 	row("TCP bulk 127.0.0.1 (MB/s)", "bulk_MBps", "MB/s", true)
 	row("new connections (conn/s)", "conn_per_s", "/s", true)
 	fmt.Println("\nratio: ztnc-run relative to bare (1.0 = same; higher is better).")

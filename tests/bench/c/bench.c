@@ -11,6 +11,7 @@
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <time.h>
+#include <fcntl.h>
 #include <unistd.h>
 
 static double now(void) {
@@ -47,6 +48,17 @@ static void untrapped(int n) {
 	for (int i = 0; i < n; i++) syscall(SYS_getppid);
 	double d = now() - a;
 	printf("untrapped_ns=%.1f\nuntrapped_per_s=%.0f\n", d / n * 1e9, n / d);
+}
+
+// An untrapped call that does some work: read(4 KiB) from /dev/zero.
+static void readloop(int n) {
+	int fd = open("/dev/zero", O_RDONLY);
+	static char buf[4096];
+	double a = now();
+	for (int i = 0; i < n; i++)
+		if (read(fd, buf, sizeof buf) != sizeof buf) die("read");
+	double d = now() - a;
+	printf("read4k_per_s=%.0f\n", n / d);
 }
 
 static int listener(struct sockaddr_in *sa) {
@@ -127,6 +139,7 @@ int main(int argc, char **argv) {
 	if (argc < 3) { fprintf(stderr, "usage: bench trap|untrapped|bulk|connrate N\n"); return 2; }
 	if (!strcmp(argv[1], "trap")) trap(atoi(argv[2]));
 	else if (!strcmp(argv[1], "untrapped")) untrapped(atoi(argv[2]));
+	else if (!strcmp(argv[1], "read")) readloop(atoi(argv[2]));
 	else if (!strcmp(argv[1], "bulk")) bulk(atoi(argv[2]));
 	else if (!strcmp(argv[1], "connrate")) connrate(atof(argv[2]));
 	else return 2;
