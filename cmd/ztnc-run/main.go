@@ -12,6 +12,7 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
+	"runtime/pprof"
 	"strings"
 	"syscall"
 	"time"
@@ -117,6 +118,13 @@ func run(args []string) int {
 		if err := st.AddAddress(nic, p); err != nil {
 			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 			return 125
+		}
+	}
+	if path := os.Getenv("ZTNC_CPUPROFILE"); path != "" {
+		// For developers: a CPU profile of the supervisor, written at exit.
+		if f, err := os.Create(path); err == nil {
+			pprof.StartCPUProfile(f)
+			defer pprof.StopCPUProfile()
 		}
 	}
 	sup, err := supervisor.New(st, log)
