@@ -150,6 +150,9 @@ func (so *socket) getopt(level, name int32) (val []byte, e unix.Errno, cont bool
 			return intBytes(64), 0, false
 		case unix.IP_MTU_DISCOVER:
 			return intBytes(unix.IP_PMTUDISC_WANT), 0, false
+		case unix.IP_OPTIONS:
+			// None: sshd drops connections that carry IP options.
+			return []byte{}, 0, false
 		}
 		if name < 1 || name > maxIPOpt {
 			return nil, unix.ENOPROTOOPT, false

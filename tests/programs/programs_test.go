@@ -45,6 +45,10 @@ type progCase struct {
 	pkgs   string   // the Debian packages providing them
 	static []string // binaries that must be statically linked
 	goprog bool     // needs the static Go test programs (GOPROGS)
+	// asRoot: the case only makes sense as root (sshd lets nobody in as
+	// uid 65534, whose account is locked); it is not run, nor counted, for
+	// the unprivileged user.
+	asRoot bool
 }
 
 var cases = []progCase{
@@ -59,6 +63,7 @@ var cases = []progCase{
 	{name: "node-http", needs: []string{"node", "curl"}, pkgs: "nodejs curl"},
 	{name: "dnsmasq-dig", needs: []string{"dnsmasq", "dig"}, pkgs: "dnsmasq-base bind9-dnsutils"},
 	{name: "ping", needs: []string{"ping"}, pkgs: "iputils-ping"},
+	{name: "openssh", needs: []string{"sshd", "ssh", "sftp", "scp"}, pkgs: "openssh-server openssh-client", asRoot: true},
 }
 
 // scriptPATH is the PATH the scripts get: system directories only, so that
@@ -82,6 +87,9 @@ func TestPrograms(t *testing.T) {
 				goprogs = buildGoProgs(t)
 			}
 			for _, u := range testutil.Users() {
+				if c.asRoot && u.Uid >= 0 {
+					continue
+				}
 				t.Run(u.Name, func(t *testing.T) {
 					runCase(t, c, u, goprogs)
 				})
