@@ -16,6 +16,7 @@ import (
 	"sort"
 	"strconv"
 	"strings"
+	"syscall"
 )
 
 type result map[string]float64
@@ -69,6 +70,8 @@ func main() {
 	row("untrapped read 4 KiB (calls/s)", "read4k_per_s", "/s", true)
 	row("TCP bulk 127.0.0.1 (MB/s)", "bulk_MBps", "MB/s", true)
 	row("new connections (conn/s)", "conn_per_s", "/s", true)
+	row("peak RSS during bulk (MB)", "bulk_maxrss_MB", "MB", false)
+	row("peak RSS during connections (MB)", "connrate_maxrss_MB", "MB", false)
 	fmt.Println("\nratio: ztnc-run relative to bare (1.0 = same; higher is better).")
 	fmt.Println("The trapped call is getsockopt(SO_TYPE): bare, the kernel answers; under ztnc-run, the supervisor.")
 }
@@ -88,6 +91,11 @@ func run(argv []string) result {
 		fail("%s: %v\n%s", strings.Join(argv, " "), err, errb.String())
 	}
 	r := result{}
+	// Peak RSS of the process tree's largest member: under ztnc-run, that is
+	// ztnc-run itself (stack and supervisor); bare, the benchmark program.
+	if ru, ok := cmd.ProcessState.SysUsage().(*syscall.Rusage); ok {
+		r[argv[len(argv)-2]+"_maxrss_MB"] = float64(ru.Maxrss) / 1024
+	}
 	sc := bufio.NewScanner(&out)
 	for sc.Scan() {
 		k, v, ok := strings.Cut(sc.Text(), "=")
