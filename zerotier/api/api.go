@@ -31,6 +31,10 @@ type Server struct {
 	Node     *node.Node
 	Token    string
 	Settings Settings
+	// Networks serves /network... and Controller /controller... and
+	// /unstable/controller... (after authentication) when set.
+	Networks   http.Handler
+	Controller http.Handler
 }
 
 // Handler returns the HTTP handler.
@@ -41,6 +45,12 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /peer", s.auth(s.peers))
 	mux.HandleFunc("GET /peer/{addr}", s.auth(s.peer))
 	mux.HandleFunc("GET /debug/counters", s.auth(s.counters))
+	for pat, h := range map[string]http.Handler{"/network": s.Networks, "/network/": s.Networks,
+		"/controller": s.Controller, "/controller/": s.Controller, "/unstable/controller/": s.Controller} {
+		if h != nil {
+			mux.HandleFunc(pat, s.auth(h.ServeHTTP))
+		}
+	}
 	mux.HandleFunc("/", s.auth(func(w http.ResponseWriter, r *http.Request) { writeJSON(w, http.StatusNotFound, obj{}) }))
 	return mux
 }

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"bytes"
 	"errors"
 	"fmt"
 	"io"
@@ -58,6 +59,11 @@ type Client struct {
 // Get performs an authenticated GET and returns the status and body. A
 // transport failure is an error; any HTTP status is not.
 func (c *Client) Get(path string) (int, []byte, error) {
+	return c.Do(http.MethodGet, path, nil)
+}
+
+// Do performs an authenticated request with an optional JSON body.
+func (c *Client) Do(method, path string, body []byte) (int, []byte, error) {
 	host := c.Host
 	if host == "" {
 		host = "127.0.0.1"
@@ -66,9 +72,16 @@ func (c *Client) Get(path string) (int, []byte, error) {
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
 	}
-	req, err := http.NewRequest(http.MethodGet, "http://"+net.JoinHostPort(host, strconv.Itoa(c.Port))+path, nil)
+	var rd io.Reader
+	if body != nil {
+		rd = bytes.NewReader(body)
+	}
+	req, err := http.NewRequest(method, "http://"+net.JoinHostPort(host, strconv.Itoa(c.Port))+path, rd)
 	if err != nil {
 		return 0, nil, fmt.Errorf("api: %w", err)
+	}
+	if body != nil {
+		req.Header.Set("Content-Type", "application/json")
 	}
 	req.Header.Set("X-ZT1-Auth", c.Token)
 	resp, err := hc.Do(req)
@@ -76,9 +89,9 @@ func (c *Client) Get(path string) (int, []byte, error) {
 		return 0, nil, fmt.Errorf("api: %w", err)
 	}
 	defer resp.Body.Close()
-	body, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
+	out, err := io.ReadAll(io.LimitReader(resp.Body, 16<<20))
 	if err != nil {
 		return resp.StatusCode, nil, fmt.Errorf("api: read %s: %w", path, err)
 	}
-	return resp.StatusCode, body, nil
+	return resp.StatusCode, out, nil
 }

@@ -259,4 +259,3 @@ func (a *Assembler) Add(c *Chunk) ([]byte, bool) {
 	*s = slot{}
 	return out, true
 }
-

@@ -71,8 +71,8 @@ type Config struct {
 	// VL2 receives authenticated VL2 packets (see VL2Packet), called after
 	// the node's lock is released, possibly from several goroutines; nil
 	// leaves them counted as traffic and dropped.
-	VL2 func(VL2Packet)
-	Logger        *slog.Logger
+	VL2    func(VL2Packet)
+	Logger *slog.Logger
 }
 
 // Node is a running VL1 node. Its methods are safe for concurrent use.

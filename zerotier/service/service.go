@@ -20,10 +20,13 @@ import (
 	"time"
 
 	"ztnc/zerotier/api"
+	"ztnc/zerotier/controller"
 	"ztnc/zerotier/identity"
+	"ztnc/zerotier/netapi"
 	"ztnc/zerotier/node"
 	"ztnc/zerotier/packet"
 	"ztnc/zerotier/topology"
+	"ztnc/zerotier/vl2"
 )
 
 // DefaultHome is ZeroTier One's home on Linux.
@@ -48,13 +51,16 @@ type Options struct {
 
 // Service is a running node with its API.
 type Service struct {
-	Node  *node.Node
-	Port  int
-	Home  string
-	Token string
-	http  *http.Server
-	ln    net.Listener
-	done  chan error
+	Node *node.Node
+	// VL2 is the virtual network layer; Controller serves our networks.
+	VL2        *vl2.Layer
+	Controller *controller.Controller
+	Port       int
+	Home       string
+	Token      string
+	http       *http.Server
+	ln         net.Listener
+	done       chan error
 }
 
 // Start prepares the home directory and starts the node and the API.
@@ -98,7 +104,15 @@ func Start(o Options) (*Service, error) {
 	if err != nil {
 		return nil, err
 	}
+	layer := vl2.New(vl2.Options{Logger: log, PingInterval: o.PingInterval})
+	store := &netapi.Store{Dir: filepath.Join(o.Home, "networks.d")}
+	layer.SetSaveConfig(func(nwid uint64, dict []byte) {
+		if err := store.Save(nwid, dict); err != nil {
+			log.Warn("saving network config", "err", err)
+		}
+	})
 	n, err := node.New(node.Config{
+		VL2:      layer.Handle,
 		Identity: id, Topology: topo, Conns: []*net.UDPConn{udp}, AllowLoopback: true,
 		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit, PhysicalPaths: lc.Physical,
 		OnUserMessage: o.OnUserMessage, Logger: log,
@@ -115,10 +129,27 @@ func Start(o Options) (*Service, error) {
 		ln.Close()
 		return nil, fmt.Errorf("service: port file: %w", err)
 	}
-	s := &Service{Node: n, Port: port, Home: o.Home, Token: token, ln: ln, done: make(chan error, 1)}
-	srv := &api.Server{Node: n, Token: token, Settings: api.Settings{HomeDir: o.Home, PrimaryPort: uint16(port)}}
+	layer.Attach(n)
+	ctl, err := controller.New(o.Home, id, layer, log)
+	if err != nil {
+		udp.Close()
+		ln.Close()
+		return nil, fmt.Errorf("service: %w", err)
+	}
+	layer.SetController(ctl)
+	joined, err := store.Joined()
+	if err != nil {
+		log.Warn("reading networks.d", "err", err)
+	}
+	for nwid, dict := range joined {
+		layer.Join(nwid, dict)
+	}
+	s := &Service{Node: n, VL2: layer, Controller: ctl, Port: port, Home: o.Home, Token: token, ln: ln, done: make(chan error, 1)}
+	srv := &api.Server{Node: n, Token: token, Settings: api.Settings{HomeDir: o.Home, PrimaryPort: uint16(port)},
+		Networks: &netapi.Handler{Layer: layer, Store: store}, Controller: ctl.Handler()}
 	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.Start()
+	layer.Start()
 	go func() { s.done <- s.http.Serve(ln) }()
 	log.Info("node running", "address", id.Address, "port", port, "planet", fmt.Sprintf("%016x", topo.Planet().ID), "root", n.AmRoot())
 	return s, nil
@@ -127,6 +158,7 @@ func Start(o Options) (*Service, error) {
 // Close stops the API and the node.
 func (s *Service) Close() error {
 	err := s.http.Close()
+	s.VL2.Close()
 	s.Node.Close()
 	if err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return fmt.Errorf("service: %w", err)
