@@ -18,18 +18,26 @@ type options struct {
 	host    string
 	verbose bool
 	set     map[string]bool // which flags were given, by canonical name
+	args    []string        // positional arguments after the verb (join, leave, controller)
 }
 
 // verbFlags says which flags each verb accepts.
 var verbFlags = map[string][]string{
-	"service":   {"home", "port", "planet", "verbose"},
-	"info":      {"home", "json", "port", "token", "host"},
-	"status":    {"home", "json", "port", "token", "host"},
-	"peers":     {"home", "json", "port", "token", "host"},
-	"listpeers": {"home", "json", "port", "token", "host"},
-	"version":   {},
-	"help":      {},
+	"service":      {"home", "port", "planet", "verbose"},
+	"info":         {"home", "json", "port", "token", "host"},
+	"status":       {"home", "json", "port", "token", "host"},
+	"peers":        {"home", "json", "port", "token", "host"},
+	"listpeers":    {"home", "json", "port", "token", "host"},
+	"version":      {},
+	"join":         {"home", "json", "port", "token", "host"},
+	"leave":        {"home", "json", "port", "token", "host"},
+	"listnetworks": {"home", "json", "port", "token", "host"},
+	"controller":   {"home", "json", "port", "token", "host"},
+	"help":         {},
 }
+
+// takesArgs are the verbs with positional arguments.
+var takesArgs = map[string]bool{"join": true, "leave": true, "controller": true}
 
 // parseArgs accepts flags anywhere (before or after the verb), in the forms
 // -x VALUE, -x=VALUE, --long VALUE, --long=VALUE, and zerotier-cli's
@@ -103,7 +111,9 @@ func parseArgs(args []string) (*options, error) {
 	if !ok {
 		return nil, fmt.Errorf("unknown verb %q", o.verb)
 	}
-	if len(positional) > 1 && o.verb != "help" && o.verb != "version" {
+	if takesArgs[o.verb] {
+		o.args = positional[1:]
+	} else if len(positional) > 1 && o.verb != "help" && o.verb != "version" {
 		return nil, fmt.Errorf("%s: unexpected argument %q", o.verb, positional[1])
 	}
 	for f := range o.set {

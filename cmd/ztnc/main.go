@@ -4,6 +4,9 @@
 //	ztnc info|status [-j] [-d HOME]                    what `zerotier-cli info` prints
 //	ztnc peers [-j] [-d HOME]                          what `zerotier-cli peers` prints
 //	ztnc listpeers [-j] [-d HOME]                      what `zerotier-cli listpeers` prints
+//	ztnc join|leave NWID [-j] [-d HOME]                 what zerotier-cli join/leave do
+//	ztnc listnetworks [-j] [-d HOME]                   what zerotier-cli listnetworks prints
+//	ztnc controller <command> [args]                   manage our controller's networks and members
 //	ztnc idtool <command> [args]                       what zerotier-idtool does (plus mkplanet)
 //	ztnc version
 //
@@ -38,12 +41,16 @@ verbs:
   info, status          print "200 info <address> <version> <ONLINE|OFFLINE|TUNNELED>"
   peers                 print the peer table of zerotier-cli peers
   listpeers             print zerotier-cli listpeers lines
+  join NWID             join a network ("200 join OK")
+  leave NWID            leave a network ("200 leave OK")
+  listnetworks          print zerotier-cli listnetworks lines
+  controller <cmd> ...  manage the networks this node controls (ztnc controller help)
   idtool <command> ...  identities, signatures, moons and planets as zerotier-idtool (ztnc idtool help)
   version               print ztnc's version
 
 flags (before or after the verb):
   -d, -D, --home DIR    home directory (default /var/lib/zerotier-one)
-  -j, --json            JSON output (info, peers, listpeers)
+  -j, --json            JSON output (info, peers, listpeers, listnetworks, join, leave)
   -p, --port N          service: UDP and API port (default 9993, another if taken); CLI: API port
   --planet FILE         service: use this planet (written to HOME/planet)
   -T, --token TOKEN     CLI: API token (default HOME/authtoken.secret)
@@ -70,6 +77,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return 0
 	case "service":
 		return runService(o, stderr)
+	case "join", "leave", "listnetworks", "controller":
+		return runNetworks(o, stdout, stderr)
 	default:
 		return runCLI(o, stdout, stderr)
 	}
