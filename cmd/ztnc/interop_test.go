@@ -34,7 +34,7 @@ func TestMain(m *testing.M) {
 		if skip != "" {
 			skip += "|"
 		}
-		flag.Set("test.skip", skip+"^TestInteropReference$")
+		flag.Set("test.skip", skip+"^TestInterop(Reference|VL2)$")
 	}
 	os.Exit(m.Run())
 }
