@@ -98,7 +98,7 @@ func Evaluate(rs []Rule, f *Frame) Verdict {
 				return v
 			case ActionTee, ActionWatch, ActionRedirect:
 				target := binary.BigEndian.Uint64(val) & 0xffffffffff
-				if target == f.ZTSource || target == f.ZTDest && f.ZTDest != 0 {
+				if target == f.ZTSource {
 					continue
 				}
 				if target == f.Me {
@@ -106,6 +106,9 @@ func Evaluate(rs []Rule, f *Frame) Verdict {
 						v.Result = SuperAccept
 						return v
 					}
+					continue
+				}
+				if target == f.ZTDest && f.ZTDest != 0 {
 					continue
 				}
 				if t == ActionRedirect {
