@@ -184,7 +184,7 @@ func (so *socket) acceptLoop() {
 	e, ch := waiter.NewChannelEntry(waiter.ReadableEvents | waiter.EventHUp | waiter.EventErr)
 	so.wq.EventRegister(&e)
 	defer so.wq.EventUnregister(&e)
-	for so.moveAccepted() {
+	for so.moveAccepted(true) {
 		<-ch
 	}
 }
@@ -193,9 +193,16 @@ func (so *socket) acceptLoop() {
 // program's accept queue. The accept loop calls it as they come; a
 // non-blocking accept that finds the queue empty calls it too, so that a
 // connection whose connect() has returned is there to accept, as on Linux.
-// It reports false once the listener is gone.
-func (so *socket) moveAccepted() bool {
-	so.acceptMu.Lock()
+// It reports false once the listener is gone. Unless wait, it never
+// blocks: the notification loop calls it that way.
+func (so *socket) moveAccepted(wait bool) bool {
+	if !wait {
+		if !so.acceptMu.TryLock() {
+			return true // the accept loop is moving them already
+		}
+	} else {
+		so.acceptMu.Lock()
+	}
 	defer so.acceptMu.Unlock()
 	for {
 		nep, nwq, terr := so.ep.Accept(nil)
@@ -205,7 +212,7 @@ func (so *socket) moveAccepted() bool {
 		if terr != nil {
 			return false // closed
 		}
-		if !so.enqueue(&pendingConn{ep: nep, wq: nwq}) {
+		if !so.enqueue(&pendingConn{ep: nep, wq: nwq}, wait) {
 			nep.Close()
 			return false
 		}
@@ -215,8 +222,13 @@ func (so *socket) moveAccepted() bool {
 // enqueue connects a fresh AF_UNIX socket to the program's listener for p.
 // It blocks while the listener's backlog is full (back-pressure, as the
 // kernel's accept queue). It reports false when the listener is gone.
-func (so *socket) enqueue(p *pendingConn) bool {
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+// Unless wait, a full backlog hands p to a goroutine that waits.
+func (so *socket) enqueue(p *pendingConn, wait bool) bool {
+	typ := unix.SOCK_STREAM | unix.SOCK_CLOEXEC
+	if !wait {
+		typ |= unix.SOCK_NONBLOCK
+	}
+	fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
 	if err != nil {
 		return false
 	}
@@ -252,6 +264,10 @@ func (so *socket) enqueue(p *pendingConn) bool {
 		delete(so.pending, key)
 		so.mu.Unlock()
 		unix.Close(fd)
+		if err == unix.EAGAIN && !wait {
+			go so.enqueue(&pendingConn{ep: p.ep, wq: p.wq}, true)
+			return true
+		}
 		if errors.Is(err, unix.ECONNREFUSED) || errors.Is(err, unix.ENOENT) {
 			so.close() // every program closed the listener
 		}
@@ -300,7 +316,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if fl&unix.O_NONBLOCK != 0 {
 		nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
-		if err == unix.EAGAIN && so.moveAccepted() {
+		if err == unix.EAGAIN && so.moveAccepted(false) {
 			nfd, _, err = unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		}
 		unix.Close(dup)
@@ -363,7 +379,7 @@ func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 	remote, _ := p.ep.GetRemoteAddress()
 	requeue := func() {
 		unix.Close(p.fd)
-		go so.enqueue(&pendingConn{ep: p.ep, wq: p.wq})
+		go so.enqueue(&pendingConn{ep: p.ep, wq: p.wq}, true)
 	}
 	if addrPtr != 0 {
 		if e := putAddr(c.pid, addrPtr, lenPtr, encodeAddr(remote, so.fam)); e != 0 {

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"fmt"
+	"runtime"
 	"unsafe"
 
 	"golang.org/x/sys/unix"
@@ -73,6 +74,12 @@ func idValid(fd int, id uint64) bool {
 
 // addFD installs srcfd in the target. With send, it also completes the
 // trapped call, returning the new fd number to the target.
+//
+// The ioctl must not be interrupted: if a signal (Go's preemption SIGURG)
+// stops it after the kernel has marked an ADDFD_FLAG_SEND reply as given
+// but before the target took the fd, the kernel withdraws the fd yet the
+// target still wakes — its socket() returns 0, a descriptor it does not
+// have. So signals are blocked on this thread for the call.
 func addFD(fd int, id uint64, srcfd int, newfd int, cloexec, send bool) (int, error) {
 	a := seccompNotifAddfd{ID: id, Srcfd: uint32(srcfd)}
 	if newfd >= 0 {
@@ -85,6 +92,14 @@ func addFD(fd int, id uint64, srcfd int, newfd int, cloexec, send bool) (int, er
 	if cloexec {
 		a.NewfdFlags = unix.O_CLOEXEC
 	}
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	all := unix.Sigset_t{Val: [16]uint64{^uint64(0)}}
+	var old unix.Sigset_t
+	if err := unix.PthreadSigmask(unix.SIG_BLOCK, &all, &old); err != nil {
+		return -1, fmt.Errorf("blocking signals: %w", err)
+	}
+	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	for {
 		r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.SECCOMP_IOCTL_NOTIF_ADDFD), uintptr(unsafe.Pointer(&a)))
 		if e == unix.EINTR {

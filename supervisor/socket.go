@@ -156,10 +156,13 @@ func (s *Supervisor) sysSocket(c *call) {
 	if !so.stream() {
 		so.startDatagram()
 	}
-	if _, err := c.inject(prog, flags&unix.SOCK_CLOEXEC != 0); err != nil {
+	nfd, err := c.inject(prog, flags&unix.SOCK_CLOEXEC != 0)
+	if err != nil {
 		s.log.Debug("socket: injecting", "err", err)
 		so.close()
+		return
 	}
+	s.log.Debug("socket", "pid", c.pid, "fd", nfd, "ino", so.ino)
 }
 
 // setPeer makes fd the supervisor's end, driven by Go's poller.
