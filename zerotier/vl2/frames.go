@@ -537,6 +537,12 @@ func (l *Layer) sendMulticastLocked(n *Network, dst, src [6]byte, et uint16, dat
 			return
 		}
 	}
+	if et == 0x86dd {
+		if na := n.ndpEmulateLocked(src, data); na != nil {
+			l.later(func() { n.port.deliver(na) })
+			return
+		}
+	}
 	limit := int(n.conf.MulticastLimit)
 	if limit == 0 {
 		l.Counters.DropFrame.Add(1)

@@ -130,9 +130,10 @@ func TestPrivateNetwork(t *testing.T) {
 	l := newLab(t)
 	ctlAddr := l.ctl.Node.Address()
 	code, nw := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%s______", ctlAddr), map[string]any{
-		"name": "lab", "v4AssignMode": map[string]any{"zt": true}, "v6AssignMode": map[string]any{"rfc4193": true},
-		"ipAssignmentPools": []any{map[string]any{"ipRangeStart": "10.9.0.1", "ipRangeEnd": "10.9.0.250"}},
-		"routes":            []any{map[string]any{"target": "10.9.0.0/24"}},
+		"name": "lab", "v4AssignMode": map[string]any{"zt": true}, "v6AssignMode": map[string]any{"rfc4193": true, "zt": true},
+		"ipAssignmentPools": []any{map[string]any{"ipRangeStart": "10.9.0.1", "ipRangeEnd": "10.9.0.250"},
+			map[string]any{"ipRangeStart": "fd77::1", "ipRangeEnd": "fd77::ffff"}},
+		"routes": []any{map[string]any{"target": "10.9.0.0/24"}, map[string]any{"target": "fd77::/64"}},
 	})
 	if code != 200 || nw["private"] != true || nw["multicastLimit"].(float64) != 32 {
 		t.Fatalf("create: %d %v", code, nw)
@@ -175,7 +176,7 @@ func TestPrivateNetwork(t *testing.T) {
 		t.Fatalf("B lacks %s: %v", wantV6, nb.Addresses())
 	}
 	code, mem = call(t, l.ctl, "GET", fmt.Sprintf("/controller/network/%016x/member/%s", nwid, a.Node.Address()), nil)
-	if ips := mem["ipAssignments"].([]any); code != 200 || len(ips) != 1 || ips[0] != ipA.String() || mem["vMinor"].(float64) != 14 {
+	if ips := mem["ipAssignments"].([]any); code != 200 || len(ips) != 2 || ips[1] != ipA.String() || mem["vMinor"].(float64) != 14 {
 		t.Fatalf("member record: %v", mem)
 	}
 
@@ -199,20 +200,41 @@ func TestPrivateNetwork(t *testing.T) {
 		return ra.find(func(f []byte) bool { return bytes.Equal(f, reply) })
 	})
 
-	// NDP: a neighbour solicitation to B's RFC4193 address's solicited-node
-	// group.
-	g := netconf.ResolutionGroup(wantV6.Addr())
-	ns := make([]byte, 64)
-	ns[0], ns[6], ns[7] = 0x60, 58, 255
-	copy(ns[8:], netconf.RFC4193(nwid, a.Node.Address()).Addr().AsSlice())
-	copy(ns[24:], []byte{0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, g.MAC[3], g.MAC[4], g.MAC[5]})
-	ns[40] = 135
-	copy(ns[48:], wantV6.Addr().AsSlice())
-	nsFrame := unicast(g.MAC[:], macA, 0x86dd, ns)
+	// NDP: a neighbour solicitation for B's pool address goes to its
+	// solicited-node group through the multicast path; one for B's RFC4193
+	// address is answered by A's NDP emulation without leaving A.
+	var poolB netip.Addr
+	for _, p := range nb.Addresses() {
+		if p.Addr().Is6() && netip.MustParsePrefix("fd77::/64").Contains(p.Addr()) {
+			poolB = p.Addr()
+		}
+	}
+	if !poolB.IsValid() {
+		t.Fatalf("B has no pool IPv6: %v", nb.Addresses())
+	}
+	ns := func(target netip.Addr) []byte {
+		g := netconf.ResolutionGroup(target)
+		p := make([]byte, 64)
+		p[0], p[6], p[7] = 0x60, 58, 255
+		copy(p[8:], netconf.RFC4193(nwid, a.Node.Address()).Addr().AsSlice())
+		copy(p[24:], []byte{0xff, 2, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1, 0xff, g.MAC[3], g.MAC[4], g.MAC[5]})
+		p[40] = 135
+		copy(p[48:], target.AsSlice())
+		return unicast(g.MAC[:], macA, 0x86dd, p)
+	}
+	nsFrame := ns(poolB)
 	servicetest.WaitFor(t, "NDP at B", func() bool {
 		_ = na.Port().WriteFrame(nsFrame)
 		return rb.find(func(f []byte) bool { return bytes.Equal(f, nsFrame) })
 	})
+	if err := na.Port().WriteFrame(ns(wantV6.Addr())); err != nil {
+		t.Fatal(err)
+	}
+	if !ra.find(func(f []byte) bool {
+		return len(f) == 86 && f[14+40] == 136 && bytes.Equal(f[6:12], macB) && bytes.Equal(f[14+8:14+24], wantV6.Addr().AsSlice())
+	}) {
+		t.Fatal("no emulated neighbour advertisement for B's RFC4193 address")
+	}
 
 	// A network change reaches members.
 	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", nwid), map[string]any{

@@ -1,7 +1,9 @@
 package vl2
 
 import (
+	"encoding/binary"
 	"encoding/json"
+	"net/netip"
 	"os"
 	"sync"
 	"testing"
@@ -230,4 +232,59 @@ func FuzzHandle(f *testing.F) {
 		l.Handle(in)
 		l.retryHeld(time.Now().Add(time.Hour)) // drain held packets
 	})
+}
+
+func TestNDPEmulation(t *testing.T) {
+	l, fn, nwid, all, _ := setup(t)
+	ctl, me, peer := all[0], all[1], all[2]
+	conf := issue(t, ctl, me, nwid, time.Now().UnixMilli()+1)
+	conf.Flags |= netconf.FlagEnableNDPEmulation
+	conf.StaticIPs = []netip.Prefix{netconf.RFC4193(nwid, me.Address), netconf.SixPlane(nwid, me.Address)}
+	chunks, err := netconf.MakeChunks(nwid, conf.Bytes(), ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	l.Handle(node.VL2Packet{From: ctl.PublicOnly(), Verb: packet.VerbNetworkConfig, Payload: chunks[0].Append(nil)})
+	acked := false
+	for _, s := range fn.take() {
+		acked = acked || s.verb == packet.VerbOK && s.payload[0] == byte(packet.VerbEcho) && s.to == ctl.Address
+	}
+	if !acked {
+		t.Fatal("pushed config not acknowledged with OK(ECHO)")
+	}
+	port := l.Network(nwid).Port()
+	var got [][]byte
+	port.SetReceiver(func(f []byte) { got = append(got, f) })
+	for _, target := range []netip.Prefix{netconf.RFC4193(nwid, peer.Address), netconf.SixPlane(nwid, peer.Address)} {
+		got = nil
+		ns := make([]byte, 64)
+		ns[0], ns[6], ns[7] = 0x60, 58, 255
+		src := netconf.RFC4193(nwid, me.Address).Addr().As16()
+		copy(ns[8:], src[:])
+		ns[40] = 135
+		tb := target.Addr().As16()
+		copy(ns[48:], tb[:])
+		g := netconf.ResolutionGroup(target.Addr())
+		frame := append(append(append([]byte(nil), g.MAC[:]...), port.MAC()...), 0x86, 0xdd)
+		if err := port.WriteFrame(append(frame, ns...)); err != nil {
+			t.Fatal(err)
+		}
+		if len(got) != 1 {
+			t.Fatalf("%s: %d frames", target, len(got))
+		}
+		na := got[0]
+		ip := na[14:]
+		if string(na[0:6]) != string(port.MAC()) || string(na[6:12]) != string(netconf.MAC(peer.Address, nwid)) || ip[40] != 136 ||
+			string(ip[8:24]) != string(tb[:]) || string(ip[66:72]) != string(netconf.MAC(peer.Address, nwid)) {
+			t.Fatalf("%s: advertisement %x", target, na)
+		}
+		sum := binary.BigEndian.Uint16(ip[42:])
+		ip[42], ip[43] = 0, 0
+		if icmpv6Checksum(ip[8:24], ip[24:40], ip[40:]) != sum {
+			t.Fatal("checksum")
+		}
+	}
+	if s := fn.take(); len(s) != 0 {
+		t.Fatalf("emulated NDP sent packets: %+v", s)
+	}
 }
