@@ -35,6 +35,8 @@ type Server struct {
 	// /unstable/controller... (after authentication) when set.
 	Networks   http.Handler
 	Controller http.Handler
+	// VL2Counters adds the VL2 layer's counters to /debug/counters.
+	VL2Counters func() map[string]uint64
 }
 
 // Handler returns the HTTP handler.
@@ -178,5 +180,11 @@ func (s *Server) peer(w http.ResponseWriter, r *http.Request) {
 }
 
 func (s *Server) counters(w http.ResponseWriter, r *http.Request) {
-	writeJSON(w, http.StatusOK, s.Node.Counters.Snapshot())
+	c := s.Node.Counters.Snapshot()
+	if s.VL2Counters != nil {
+		for k, v := range s.VL2Counters() {
+			c["vl2."+k] = v
+		}
+	}
+	writeJSON(w, http.StatusOK, c)
 }

@@ -53,7 +53,13 @@ func (f *fakeSender) SendError(d address.Address, v packet.Verb, id uint64, c pa
 	f.out = append(f.out, sent{to: d, verb: packet.VerbError, inRe: v, code: c, payload: p})
 	return nil
 }
-func (f *fakeSender) take() []sent { f.mu.Lock(); defer f.mu.Unlock(); o := f.out; f.out = nil; return o }
+func (f *fakeSender) take() []sent {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	o := f.out
+	f.out = nil
+	return o
+}
 
 func testIdentities(t *testing.T) []*identity.Identity {
 	b, err := os.ReadFile("testdata/identities.json")

@@ -146,7 +146,7 @@ func Start(o Options) (*Service, error) {
 	}
 	s := &Service{Node: n, VL2: layer, Controller: ctl, Port: port, Home: o.Home, Token: token, ln: ln, done: make(chan error, 1)}
 	srv := &api.Server{Node: n, Token: token, Settings: api.Settings{HomeDir: o.Home, PrimaryPort: uint16(port)},
-		Networks: &netapi.Handler{Layer: layer, Store: store}, Controller: ctl.Handler()}
+		Networks: &netapi.Handler{Layer: layer, Store: store}, Controller: ctl.Handler(), VL2Counters: layer.Counters.Snapshot}
 	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.Start()
 	layer.Start()

@@ -264,6 +264,9 @@ func TestPrivateNetwork(t *testing.T) {
 	if ra.find(func(f []byte) bool { return bytes.Equal(f, late) }) {
 		t.Fatal("frame from a deauthorized member delivered")
 	}
+	if code, c := call(t, a, "GET", "/debug/counters", nil); code != 200 || c["vl2.dropNotMember"].(float64) < 1 || c["vl2.framesIn"].(float64) < 2 {
+		t.Fatalf("counters %d %v", code, c)
+	}
 	// B itself learns of the denial at its next request (every 60 s once it
 	// holds a config, as 1.14); its old config stays in use meanwhile.
 }

@@ -84,6 +84,17 @@ type Counters struct {
 	FramesOut      atomic.Uint64
 }
 
+// Snapshot returns the counters by name.
+func (c *Counters) Snapshot() map[string]uint64 {
+	return map[string]uint64{
+		"dropMalformed": c.DropMalformed.Load(), "dropNotJoined": c.DropNotJoined.Load(),
+		"dropNotMember": c.DropNotMember.Load(), "dropSignature": c.DropSignature.Load(),
+		"dropRules": c.DropRules.Load(), "dropRateLimit": c.DropRateLimit.Load(), "dropConfig": c.DropConfig.Load(),
+		"dropFrame": c.DropFrame.Load(), "held": c.Held.Load(), "configsApplied": c.ConfigsApplied.Load(),
+		"framesIn": c.FramesIn.Load(), "framesOut": c.FramesOut.Load(),
+	}
+}
+
 // Layer is the VL2 state of one node.
 type Layer struct {
 	opt      Options
