@@ -407,7 +407,7 @@ func (n *Network) outboundAllowedLocked(src, dst [6]byte, et uint16, data []byte
 	v := rules.Evaluate(n.conf.Rules, f)
 	switch v.Result {
 	case rules.Accept, rules.SuperAccept:
-		n.sendTeesLocked(v.Tees, dst, src, et, data)
+		n.sendTeesLocked(v.Tees, ExtFrameTeeOut, dst, src, et, data)
 		return true
 	case rules.Redirect:
 		n.sendExtLocked(address.Address(v.Redirect), ExtFrameRedirOut, dst, src, et, data)
@@ -429,7 +429,7 @@ func (n *Network) inboundVerdictLocked(peer address.Address, src, dst [6]byte, e
 	v := rules.Evaluate(n.conf.Rules, f)
 	switch v.Result {
 	case rules.Accept:
-		n.sendTeesLocked(v.Tees, dst, src, et, data)
+		n.sendTeesLocked(v.Tees, ExtFrameTeeIn, dst, src, et, data)
 		return 1
 	case rules.SuperAccept:
 		return 2
@@ -452,13 +452,13 @@ func (n *Network) inboundVerdictLocked(peer address.Address, src, dst [6]byte, e
 	return 0
 }
 
-func (n *Network) sendTeesLocked(tees []rules.Tee, dst, src [6]byte, et uint16, data []byte) {
+func (n *Network) sendTeesLocked(tees []rules.Tee, flags uint8, dst, src [6]byte, et uint16, data []byte) {
 	for _, t := range tees {
 		d := data
 		if t.Length > 0 && int(t.Length) < len(d) {
 			d = d[:t.Length]
 		}
-		n.sendExtLocked(address.Address(t.Target), ExtFrameTeeOut, dst, src, et, d)
+		n.sendExtLocked(address.Address(t.Target), flags, dst, src, et, d)
 	}
 }
 

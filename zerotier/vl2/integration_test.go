@@ -251,6 +251,20 @@ func TestPrivateNetwork(t *testing.T) {
 		return false
 	})
 
+	// A member change (a new IP) reaches that member.
+	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x/member/%s", nwid, a.Node.Address()),
+		map[string]any{"ipAssignments": []string{"10.9.0.200"}}); code != 200 {
+		t.Fatal(code)
+	}
+	servicetest.WaitFor(t, "new IP at A", func() bool {
+		for _, p := range na.Addresses() {
+			if p.String() == "10.9.0.200/24" {
+				return true
+			}
+		}
+		return false
+	})
+
 	// Deauthorizing B: A learns the revocation and drops B's frames.
 	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x/member/%s", nwid, b.Node.Address()),
 		map[string]any{"authorized": false}); code != 200 {
