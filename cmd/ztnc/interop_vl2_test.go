@@ -274,6 +274,22 @@ func TestInteropVL2(t *testing.T) {
 		return exec.Command("ip", "netns", "exec", nsR, "ping", "-c", "1", "-W", "1", ourIPA.String()).Run() == nil
 	})
 
+	// A change on our controller is pushed to the reference (NETWORK_CONFIG,
+	// acknowledged with OK(ECHO)).
+	if _, err := ours.Controller.UpdateNetwork(nwA, []byte(`{"name":"ours-renamed"}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the pushed name at the reference", 30*time.Second, func() bool {
+		var ns []map[string]any
+		_ = json.Unmarshal(refCLI("listnetworks"), &ns)
+		for _, n := range ns {
+			if n["id"] == fmt.Sprintf("%016x", nwA) && n["name"] == "ours-renamed" {
+				return true
+			}
+		}
+		return false
+	})
+
 	// 2. We join a network of the reference's controller (public: members
 	// are authorized at once).
 	tok, err := os.ReadFile(filepath.Join(refHome, "authtoken.secret"))
@@ -313,6 +329,26 @@ func TestInteropVL2(t *testing.T) {
 	waitFor("the reference's kernel pinging our member on its network", 40*time.Second, func() bool {
 		return exec.Command("ip", "netns", "exec", nsR, "ping", "-c", "1", "-W", "1", ourIPB.String()).Run() == nil
 	})
+	// A private network of the reference's controller: ACCESS_DENIED until
+	// authorized there.
+	out = sh(t, "ip", "netns", "exec", nsR, "curl", "-s", "-X", "POST", "-H", "X-ZT1-Auth: "+strings.TrimSpace(string(tok)),
+		"-d", `{"name":"private"}`, fmt.Sprintf("http://127.0.0.1:9993/controller/network/%s______", refID.Address))
+	created = nil
+	if json.Unmarshal([]byte(out), &created) != nil || created["id"] == nil {
+		t.Fatalf("reference controller create: %s", out)
+	}
+	var nwC uint64
+	fmt.Sscanf(created["id"].(string), "%016x", &nwC)
+	ours.VL2.Join(nwC, nil)
+	waitFor("ACCESS_DENIED from the reference's controller", 40*time.Second, func() bool {
+		return ours.VL2.Network(nwC).Status() == vl2.StatusAccessDenied
+	})
+	sh(t, "ip", "netns", "exec", nsR, "curl", "-s", "-X", "POST", "-H", "X-ZT1-Auth: "+strings.TrimSpace(string(tok)),
+		"-d", `{"authorized":true}`, fmt.Sprintf("http://127.0.0.1:9993/controller/network/%016x/member/%s", nwC, ourID.Address))
+	waitFor("OK after authorization at the reference", 40*time.Second, func() bool {
+		return ours.VL2.Network(nwC).Status() == vl2.StatusOK
+	})
+
 	// Our member ARPs the reference's kernel.
 	arp := make([]byte, 28)
 	copy(arp, []byte{0, 1, 8, 0, 6, 4, 0, 1})
