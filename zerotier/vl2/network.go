@@ -211,6 +211,13 @@ func (l *Layer) handleConfigChunk(in node.VL2Packet, viaOK bool, since time.Time
 		l.log.Debug("bad config chunk", "from", in.From.Address, "err", err)
 		return
 	}
+	l.mu.Lock()
+	joined := l.nets[ch.NetworkID] != nil
+	l.mu.Unlock()
+	if !joined {
+		l.Counters.DropNotJoined.Add(1) // before any signature work
+		return
+	}
 	ctlAddr := address.Address(ch.NetworkID >> 24)
 	var ctlID *identity.Identity
 	if ch.Signature != nil {
