@@ -103,6 +103,7 @@ func run(args []string) int {
 		level = slog.LevelDebug
 	}
 	log := slog.New(slog.NewTextHandler(os.Stderr, &slog.HandlerOptions{Level: level}))
+	slog.SetDefault(log)
 
 	st, err := netstack.New()
 	if err != nil {
@@ -168,5 +169,6 @@ func supervise(sup *supervisor.Supervisor, argv []string, grace time.Duration) i
 	}()
 	ws := waitTarget(pid)
 	reapRest(grace)
+	slog.Debug("supervisor", "calls", sup.Stats.Calls.Load(), "continued", sup.Stats.Continued.Load(), "efault", sup.Stats.Faults.Load())
 	return exitCode(ws)
 }
