@@ -288,3 +288,33 @@ func TestNDPEmulation(t *testing.T) {
 		t.Fatalf("emulated NDP sent packets: %+v", s)
 	}
 }
+
+func TestRevocationFastPropagate(t *testing.T) {
+	l, fn, nwid, all, _ := setup(t)
+	ctl, peer := all[0], all[2]
+	pc := issue(t, ctl, peer, nwid, time.Now().UnixMilli())
+	l.Handle(node.VL2Packet{From: peer.PublicOnly(), Verb: packet.VerbNetworkCredentials, Payload: (&credential.Bundle{COMs: []*credential.COM{pc.COM}}).Append(nil)})
+	fn.take()
+	rv := &credential.Revocation{ID: 2, NetworkID: nwid, Threshold: time.Now().UnixMilli(), Flags: credential.RevocationFastPropagate,
+		Target: 0x0102030405, Type: credential.TypeCOM}
+	if err := rv.Sign(ctl); err != nil {
+		t.Fatal(err)
+	}
+	l.Handle(node.VL2Packet{From: ctl.PublicOnly(), Verb: packet.VerbNetworkCredentials, Payload: (&credential.Bundle{Revocations: []*credential.Revocation{rv}}).Append(nil)})
+	time.Sleep(10 * time.Millisecond) // sends run after the lock is released, in this goroutine
+	var s []sentPkt
+	for _, x := range fn.take() {
+		if x.to == ctl.Address {
+			t.Fatal("revocation echoed to its sender")
+		}
+		if x.to == peer.Address {
+			s = append(s, x)
+		}
+	}
+	if len(s) != 1 || s[0].verb != packet.VerbNetworkCredentials {
+		t.Fatalf("fast propagation to the known member: %+v", s)
+	}
+	if b, err := credential.ParseBundle(s[0].payload); err != nil || len(b.Revocations) != 1 || b.Revocations[0].Verify(ctl) != nil {
+		t.Fatal(b, err)
+	}
+}

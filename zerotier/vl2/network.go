@@ -481,6 +481,16 @@ func (l *Layer) handleCredentials(in node.VL2Packet, since time.Time) {
 		if v.Threshold > m.comRevoked {
 			m.comRevoked = v.Threshold
 			l.log.Info("membership revoked", "network", nwidString(n.id), "member", v.Target)
+			if v.Flags&credential.RevocationFastPropagate != 0 {
+				// Spread it to every member we know but the sender and signer.
+				var dests []address.Address
+				for a := range n.members {
+					if a != in.From.Address && a != v.Signer {
+						dests = append(dests, a)
+					}
+				}
+				n.sendToLocked(dests, packet.VerbNetworkCredentials, (&credential.Bundle{Revocations: []*credential.Revocation{v}}).Append(nil))
+			}
 		}
 	}
 	for _, t := range b.Tags {
