@@ -128,6 +128,16 @@ func (c *Chunk) Append(b []byte) []byte {
 	return append(b, c.Signature...)
 }
 
+// Sign (re)signs the chunk, e.g. after setting Flags.
+func (c *Chunk) Sign(signer *identity.Identity) error {
+	sig, err := signer.Sign(c.signed())
+	if err != nil {
+		return fmt.Errorf("config chunk: sign: %w", err)
+	}
+	c.Signature = sig
+	return nil
+}
+
 // Verify checks the controller's signature over the signed region.
 func (c *Chunk) Verify(controller *identity.Identity) error {
 	if c.Signature == nil {
@@ -216,6 +226,28 @@ type slot struct {
 	seen     map[uint64]bool
 }
 
+// Seen reports whether a signed chunk was already added to its pending
+// update (duplicates are not forwarded again).
+func (a *Assembler) Seen(c *Chunk) bool {
+	id := chunkID(c.Signature)
+	for i := range a.slots {
+		if a.slots[i].updateID == c.UpdateID && a.slots[i].buf != nil && a.slots[i].seen[id] {
+			return true
+		}
+	}
+	return false
+}
+
+// chunkID folds the first 16 signature bytes into 8 (the reference's local
+// chunk ID).
+func chunkID(sig []byte) uint64 {
+	var id uint64
+	for i := 0; i < 16 && i < len(sig); i++ {
+		id ^= uint64(sig[i]) << (8 * (i % 8))
+	}
+	return id
+}
+
 // Add stores a verified chunk; it returns the whole dictionary once all
 // bytes of an update have arrived.
 func (a *Assembler) Add(c *Chunk) ([]byte, bool) {
@@ -242,10 +274,7 @@ func (a *Assembler) Add(c *Chunk) ([]byte, bool) {
 	if int(c.Total) != len(s.buf) || int(c.Index)+len(c.Data) > len(s.buf) {
 		return nil, false
 	}
-	var id uint64
-	for i := 0; i < 16 && i < len(c.Signature); i++ {
-		id ^= uint64(c.Signature[i]) << (8 * (i % 8))
-	}
+	id := chunkID(c.Signature)
 	if s.seen[id] {
 		return nil, false
 	}
@@ -255,7 +284,6 @@ func (a *Assembler) Add(c *Chunk) ([]byte, bool) {
 	if s.got < len(s.buf) {
 		return nil, false
 	}
-	out := s.buf
-	*s = slot{}
-	return out, true
+	// The slot stays (complete) so duplicates of its chunks are recognized.
+	return append([]byte(nil), s.buf...), true
 }

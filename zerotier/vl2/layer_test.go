@@ -318,3 +318,39 @@ func TestRevocationFastPropagate(t *testing.T) {
 		t.Fatal(b, err)
 	}
 }
+
+func TestChunkFastPropagate(t *testing.T) {
+	l, fn, nwid, all, _ := setup(t)
+	ctl, me, peer := all[0], all[1], all[2]
+	pc := issue(t, ctl, peer, nwid, time.Now().UnixMilli())
+	l.Handle(node.VL2Packet{From: peer.PublicOnly(), Verb: packet.VerbNetworkCredentials, Payload: (&credential.Bundle{COMs: []*credential.COM{pc.COM}}).Append(nil)})
+	fn.take()
+	conf := issue(t, ctl, me, nwid, time.Now().UnixMilli()+5)
+	chunks, err := netconf.MakeChunks(nwid, conf.Bytes(), ctl)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ch := chunks[0]
+	ch.Flags = netconf.ChunkFlagFastPropagate
+	if err := ch.Sign(ctl); err != nil {
+		t.Fatal(err)
+	}
+	payload := ch.Append(nil)
+	l.Handle(node.VL2Packet{From: ctl.PublicOnly(), Verb: packet.VerbNetworkConfig, Payload: payload})
+	l.Handle(node.VL2Packet{From: ctl.PublicOnly(), Verb: packet.VerbNetworkConfig, Payload: payload}) // duplicate: not forwarded again
+	n := 0
+	for _, s := range fn.take() {
+		if s.to == peer.Address && s.verb == packet.VerbNetworkConfig {
+			n++
+			if string(s.payload) != string(payload) {
+				t.Fatal("forwarded chunk differs")
+			}
+		}
+		if s.to == ctl.Address && s.verb == packet.VerbNetworkConfig {
+			t.Fatal("chunk forwarded back to the controller")
+		}
+	}
+	if n != 1 {
+		t.Fatalf("forwarded %d times", n)
+	}
+}

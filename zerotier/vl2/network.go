@@ -243,6 +243,16 @@ func (l *Layer) handleConfigChunk(in node.VL2Packet, viaOK bool, since time.Time
 		l.Counters.DropNotJoined.Add(1)
 		return
 	}
+	if ch.Signature != nil && ch.Flags&netconf.ChunkFlagFastPropagate != 0 && !n.asm.Seen(ch) {
+		// Flood a fast-propagate chunk verbatim to the members we know.
+		var dests []address.Address
+		for a := range n.members {
+			if a != in.From.Address && a != ctlAddr {
+				dests = append(dests, a)
+			}
+		}
+		n.sendToLocked(dests, packet.VerbNetworkConfig, in.Payload)
+	}
 	whole, ok := n.asm.Add(ch)
 	if !ok {
 		return
