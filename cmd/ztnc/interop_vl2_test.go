@@ -235,8 +235,11 @@ func TestInteropVL2(t *testing.T) {
 
 	// 1. The reference joins a network of our controller.
 	nwA := uint64(ourID.Address)<<24 | 0xa1
+	// Its rules admit only senders whose COO covers their source IP, so the
+	// pings below also check that each side parses the other's COOs.
 	if _, err := ours.Controller.UpdateNetwork(nwA, []byte(`{"name":"ours","v4AssignMode":{"zt":true},
-		"ipAssignmentPools":[{"ipRangeStart":"10.147.20.10","ipRangeEnd":"10.147.20.100"}],"routes":[{"target":"10.147.20.0/24"}]}`)); err != nil {
+		"ipAssignmentPools":[{"ipRangeStart":"10.147.20.10","ipRangeEnd":"10.147.20.100"}],"routes":[{"target":"10.147.20.0/24"}],
+		"rules":[{"type":"MATCH_CHARACTERISTICS","not":true,"or":false,"mask":"1000000000000000"},{"type":"ACTION_DROP"},{"type":"ACTION_ACCEPT"}]}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ours.Controller.UpdateMember(nwA, ourID.Address, []byte(`{"authorized":true}`)); err != nil {

@@ -42,8 +42,8 @@ type Frame struct {
 	ConfigFlags uint64
 	// OwnTag and PeerTag look up tag values (nil: none).
 	OwnTag, PeerTag func(id uint32) (uint32, bool)
-	// SenderIPAuth, SenderMACAuth: the sender holds a COO for the frame's
-	// source IP / MAC (inbound only).
+	// SenderIPAuth, SenderMACAuth: a COO covers the frame's source IP / MAC
+	// (the sender's inbound, our own outbound).
 	SenderIPAuth, SenderMACAuth bool
 }
 
@@ -287,12 +287,12 @@ func match(t byte, v []byte, f *Frame, ip ipInfo, superAccept bool) (m, hard, ha
 		var c uint64
 		if f.Inbound {
 			c |= CharInbound
-			if f.SenderIPAuth {
-				c |= CharSenderIPAuth
-			}
-			if f.SenderMACAuth {
-				c |= CharSenderMACAuth
-			}
+		}
+		if f.SenderIPAuth {
+			c |= CharSenderIPAuth
+		}
+		if f.SenderMACAuth {
+			c |= CharSenderMACAuth
 		}
 		if f.MACDest[0]&1 != 0 {
 			c |= CharMulticast

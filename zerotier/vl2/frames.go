@@ -362,36 +362,62 @@ func (n *Network) ruleFrame(inbound bool, peer uint64, src, dst [6]byte, et uint
 			}
 			return t.Value, true
 		}
-		if inbound {
-			for _, c := range m.coos {
-				if c.Owns(credential.MACThing(net.HardwareAddr(src[:]))) {
-					f.SenderMACAuth = true
-				}
-				if ip := srcIP(et, data); ip != nil && c.Owns(*ip) {
-					f.SenderIPAuth = true
-				}
+	}
+	// "Sender authenticated": inbound, the sender's COOs must cover the
+	// source; outbound, our own (Network.cpp ownershipVerificationMask).
+	var coos []*credential.COO
+	if !inbound {
+		coos = n.conf.COOs
+	} else if m := n.members[address.Address(peer)]; m != nil {
+		for _, c := range m.coos {
+			if absDiff(c.Timestamp, n.conf.Timestamp) <= n.conf.MaxDelta && c.Timestamp > m.revoked[[2]uint32{credential.TypeCOO, c.ID}] {
+				coos = append(coos, c)
 			}
+		}
+	}
+	ipThing, always := srcIP(et, data)
+	f.SenderIPAuth = always
+	for _, c := range coos {
+		if c.Owns(credential.MACThing(net.HardwareAddr(src[:]))) {
+			f.SenderMACAuth = true
+		}
+		if ipThing != nil && c.Owns(*ipThing) {
+			f.SenderIPAuth = true
 		}
 	}
 	return f
 }
 
-func srcIP(et uint16, data []byte) *credential.Thing {
+// srcIP is the address whose ownership "sender IP authenticated" checks:
+// the IPv4/IPv6 source, the ARP sender, the target of a neighbour
+// advertisement; a neighbour solicitation always counts as authenticated.
+func srcIP(et uint16, data []byte) (*credential.Thing, bool) {
 	switch {
 	case et == 0x0800 && len(data) >= 20:
 		t := credential.Thing{Type: credential.ThingIPv4}
 		copy(t.Value[:], data[12:16])
-		return &t
+		return &t, false
 	case et == 0x86dd && len(data) >= 40:
 		t := credential.Thing{Type: credential.ThingIPv6}
+		if data[6] == 58 && len(data) >= 41 {
+			switch data[40] {
+			case 135:
+				return nil, true
+			case 136:
+				if len(data) >= 64 {
+					copy(t.Value[:], data[48:64])
+					return &t, false
+				}
+			}
+		}
 		copy(t.Value[:], data[8:24])
-		return &t
+		return &t, false
 	case et == 0x0806 && len(data) >= 28:
 		t := credential.Thing{Type: credential.ThingIPv4}
 		copy(t.Value[:], data[14:18])
-		return &t
+		return &t, false
 	}
-	return nil
+	return nil, false
 }
 
 func absDiff(a, b int64) int64 {

@@ -41,7 +41,8 @@ func attach(t *testing.T, n *vl2.Network) (*netstack.Stack, tcpip.NICID) {
 
 // TestNetstackTCP: two members' ports on gVisor stacks; TCP over IPv4 (ARP
 // through the multicast path) and over the RFC4193 IPv6 addresses (NDP
-// emulation), with segments large enough to need VL1 fragmentation.
+// emulation), with segments large enough to need VL1 fragmentation, on a
+// network whose rules admit only senders whose COO covers the source IP.
 func TestNetstackTCP(t *testing.T) {
 	l := newLab(t)
 	nwid := uint64(l.ctl.Node.Address())<<24 | 0x5eed
@@ -49,6 +50,9 @@ func TestNetstackTCP(t *testing.T) {
 		"private": false, "v4AssignMode": map[string]any{"zt": true}, "v6AssignMode": map[string]any{"rfc4193": true},
 		"ipAssignmentPools": []any{map[string]any{"ipRangeStart": "10.44.0.1", "ipRangeEnd": "10.44.0.200"}},
 		"routes":            []any{map[string]any{"target": "10.44.0.0/24"}},
+		// Only frames whose sender owns its source IP (by its COO) pass.
+		"rules": []any{map[string]any{"type": "MATCH_CHARACTERISTICS", "not": true, "mask": "1000000000000000"},
+			map[string]any{"type": "ACTION_DROP"}, map[string]any{"type": "ACTION_ACCEPT"}},
 	}); code != 200 {
 		t.Fatal(code)
 	}
@@ -59,6 +63,18 @@ func TestNetstackTCP(t *testing.T) {
 		return len(a.VL2.Network(nwid).Addresses()) == 2 && len(b.VL2.Network(nwid).Addresses()) == 2
 	})
 	na, nb := a.VL2.Network(nwid), b.VL2.Network(nwid)
+	// A spoofed source IP is dropped by the rules (outbound, at A).
+	before := a.VL2.Counters.DropRules.Load()
+	spoof := make([]byte, 28)
+	spoof[0], spoof[9] = 0x45, 17
+	copy(spoof[12:], netip.MustParseAddr("10.44.0.250").AsSlice())
+	copy(spoof[16:], ipv4Of(t, nb).AsSlice())
+	if err := na.Port().WriteFrame(unicast(nb.Port().MAC(), na.Port().MAC(), 0x0800, spoof)); err != nil {
+		t.Fatal(err)
+	}
+	if a.VL2.Counters.DropRules.Load() != before+1 {
+		t.Fatal("spoofed source not dropped by the rules")
+	}
 	sa, _ := attach(t, na)
 	sb, _ := attach(t, nb)
 	for _, dst := range []netip.Addr{ipv4Of(t, nb), netconf.RFC4193(nwid, b.Node.Address()).Addr()} {
