@@ -235,11 +235,14 @@ func TestInteropVL2(t *testing.T) {
 
 	// 1. The reference joins a network of our controller.
 	nwA := uint64(ourID.Address)<<24 | 0xa1
-	// Its rules admit only senders whose COO covers their source IP, so the
-	// pings below also check that each side parses the other's COOs.
+	// Its rules admit only senders whose COO covers their source IP and
+	// whose tag 1 is 5 (both get it by default), so the pings below also
+	// check that each side parses the other's COOs and tags.
 	if _, err := ours.Controller.UpdateNetwork(nwA, []byte(`{"name":"ours","v4AssignMode":{"zt":true},
 		"ipAssignmentPools":[{"ipRangeStart":"10.147.20.10","ipRangeEnd":"10.147.20.100"}],"routes":[{"target":"10.147.20.0/24"}],
-		"rules":[{"type":"MATCH_CHARACTERISTICS","not":true,"or":false,"mask":"1000000000000000"},{"type":"ACTION_DROP"},{"type":"ACTION_ACCEPT"}]}`)); err != nil {
+		"tags":[{"id":1,"default":5}],
+		"rules":[{"type":"MATCH_CHARACTERISTICS","not":true,"or":false,"mask":"1000000000000000"},{"type":"ACTION_DROP"},
+			{"type":"MATCH_TAGS_EQUAL","id":1,"value":5},{"type":"ACTION_ACCEPT"},{"type":"ACTION_DROP"}]}`)); err != nil {
 		t.Fatal(err)
 	}
 	if _, err := ours.Controller.UpdateMember(nwA, ourID.Address, []byte(`{"authorized":true}`)); err != nil {
@@ -270,6 +273,9 @@ func TestInteropVL2(t *testing.T) {
 		t.Fatalf("reference got %s", refIPA)
 	}
 	waitFor("our own config", 20*time.Second, func() bool { return ours.VL2.Network(nwA).Status() == vl2.StatusOK })
+	if c := ours.VL2.Network(nwA).Config(); len(c.Tags) != 1 || c.Tags[0].Value != 5 {
+		t.Fatalf("tags %v", c.Tags)
+	}
 	ourIPA := ours.VL2.Network(nwA).Addresses()[0].Addr()
 	ra := &responder{port: ours.VL2.Network(nwA).Port(), ip: ourIPA}
 	ra.port.SetReceiver(ra.recv)
@@ -299,7 +305,12 @@ func TestInteropVL2(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	body := `{"name":"theirs","private":false,"v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.30.10","ipRangeEnd":"10.147.30.100"}],"routes":[{"target":"10.147.30.0/24","via":null}]}`
+	// Its rules match nothing ordinary, so frames pass only by the default
+	// capability 7 (ACCEPT) each member presents: our parsing of its
+	// capabilities and its parsing of our re-serialization are exercised.
+	body := `{"name":"theirs","private":false,"v4AssignMode":{"zt":true},"ipAssignmentPools":[{"ipRangeStart":"10.147.30.10","ipRangeEnd":"10.147.30.100"}],"routes":[{"target":"10.147.30.0/24","via":null}],
+		"capabilities":[{"id":7,"default":true,"rules":[{"type":"ACTION_ACCEPT","not":false,"or":false}]}],
+		"rules":[{"type":"MATCH_ETHERTYPE","not":false,"or":false,"etherType":4660},{"type":"ACTION_DROP","not":false,"or":false}]}`
 	out := sh(t, "ip", "netns", "exec", nsR, "curl", "-s", "-X", "POST", "-H", "X-ZT1-Auth: "+strings.TrimSpace(string(tok)),
 		"-d", body, fmt.Sprintf("http://127.0.0.1:9993/controller/network/%s______", refID.Address))
 	var created map[string]any
@@ -314,6 +325,9 @@ func TestInteropVL2(t *testing.T) {
 		n := ours.VL2.Network(nwB)
 		return n.Status() == vl2.StatusOK && len(n.Addresses()) > 0
 	})
+	if c := ours.VL2.Network(nwB).Config(); len(c.Capabilities) != 1 || c.Capabilities[0].ID != 7 || len(c.Rules) != 2 {
+		t.Fatalf("reference-issued capabilities %v, rules %v", c.Capabilities, c.Rules)
+	}
 	ourIPB := ours.VL2.Network(nwB).Addresses()[0].Addr()
 	if !netip.MustParsePrefix("10.147.30.0/24").Contains(ourIPB) {
 		t.Fatalf("we got %s", ourIPB)
