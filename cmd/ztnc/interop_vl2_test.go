@@ -17,6 +17,8 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ztnc/zerotier/netconf"
+	"ztnc/zerotier/packet"
 	"ztnc/zerotier/service"
 	"ztnc/zerotier/servicetest"
 	"ztnc/zerotier/vl2"
@@ -376,5 +378,123 @@ func TestInteropVL2(t *testing.T) {
 	waitFor("an ARP reply from the reference's kernel", 30*time.Second, func() bool {
 		_ = rb.port.WriteFrame(req)
 		return rb.sawARPReplyFrom(refIPB)
+	})
+}
+
+// TestInteropVL2RefRoot: ZeroTier One as the planet's root, our controller
+// and two of our members: the reference root stores our members' LIKEs and
+// answers a MULTICAST_GATHER sent to it alone with the other member (the
+// multicast directory ARP depends on).
+func TestInteropVL2RefRoot(t *testing.T) {
+	ref := os.Getenv("ZT_REF_BIN")
+	if os.Geteuid() != 0 {
+		t.Fatal("ZT_REF_BIN is set but the interop test needs root for network namespaces")
+	}
+	sfx := fmt.Sprint(os.Getpid()%100000 + 13)
+	nsR, nsG := "ztnw-r"+sfx, "ztnw-g"+sfx
+	ipR, ipG := "172.31.79.1", "172.31.79.2"
+	for _, ns := range []string{nsR, nsG} {
+		sh(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	sh(t, "ip", "link", "add", "xr"+sfx, "netns", nsR, "type", "veth", "peer", "name", "xg"+sfx, "netns", nsG)
+	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", "xr"+sfx)
+	sh(t, "ip", "-n", nsG, "addr", "add", ipG+"/24", "dev", "xg"+sfx)
+	sh(t, "ip", "-n", nsR, "link", "set", "xr"+sfx, "up")
+	sh(t, "ip", "-n", nsG, "link", "set", "xg"+sfx, "up")
+
+	ids := servicetest.Identities(t, "testdata/identities.json")
+	refID := ids[0]
+	refHome := t.TempDir()
+	if err := refID.WriteFiles(refHome); err != nil {
+		t.Fatal(err)
+	}
+	pb := servicetest.Planet(t, refID, mustAP(ipR+":9993"))
+	planetFile := filepath.Join(t.TempDir(), "planet")
+	for _, f := range []string{planetFile, filepath.Join(refHome, "planet")} {
+		if err := os.WriteFile(f, pb, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	conf := `{"settings":{"primaryPort":9993,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false,"softwareUpdate":"disable"}}`
+	if err := os.WriteFile(filepath.Join(refHome, "local.conf"), []byte(conf), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	logf, err := os.Create(filepath.Join(t.TempDir(), "zerotier-one.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	refCmd := exec.Command("ip", "netns", "exec", nsR, ref, "-U", "-p9993", refHome)
+	refCmd.Stdout, refCmd.Stderr = logf, logf
+	if err := refCmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		refCmd.Process.Kill()
+		refCmd.Wait()
+		if t.Failed() {
+			b, _ := os.ReadFile(logf.Name())
+			t.Logf("zerotier-one log:\n%s", b)
+		}
+	})
+	var svcs []*service.Service
+	for i, id := range ids[2:5] {
+		home := t.TempDir()
+		if err := id.WriteFiles(home); err != nil {
+			t.Fatal(err)
+		}
+		inNetns(t, nsG, func() {
+			s, err := service.Start(service.Options{Home: home, Port: 9993 + i, PlanetFile: planetFile, ListenIP: netip.MustParseAddr(ipG),
+				PingInterval: time.Second})
+			if err != nil {
+				t.Fatal(err)
+			}
+			svcs = append(svcs, s)
+		})
+		t.Cleanup(func() { svcs[i].Close() })
+	}
+	ctl, a, b := svcs[0], svcs[1], svcs[2]
+	waitFor := func(what string, d time.Duration, cond func() bool) {
+		t.Helper()
+		deadline := time.Now().Add(d)
+		for !cond() {
+			if time.Now().After(deadline) {
+				t.Fatalf("timed out waiting for %s", what)
+			}
+			time.Sleep(250 * time.Millisecond)
+		}
+	}
+	nwid := uint64(ctl.Node.Address())<<24 | 0xb0
+	if _, err := ctl.Controller.UpdateNetwork(nwid, []byte(`{"v4AssignMode":{"zt":true},
+		"ipAssignmentPools":[{"ipRangeStart":"10.147.40.10","ipRangeEnd":"10.147.40.100"}],"routes":[{"target":"10.147.40.0/24"}]}`)); err != nil {
+		t.Fatal(err)
+	}
+	for _, m := range []*service.Service{a, b} {
+		if _, err := ctl.Controller.UpdateMember(nwid, m.Node.Address(), []byte(`{"authorized":true}`)); err != nil {
+			t.Fatal(err)
+		}
+		m.VL2.Join(nwid, nil)
+	}
+	waitFor("configs through the reference root", 40*time.Second, func() bool {
+		return a.VL2.Network(nwid).Status() == vl2.StatusOK && b.VL2.Network(nwid).Status() == vl2.StatusOK
+	})
+	var ipB netip.Addr
+	for _, p := range b.VL2.Network(nwid).Addresses() {
+		ipB = p.Addr()
+	}
+	g := netconf.ResolutionGroup(ipB)
+	gather := (&vl2.Gather{NetworkID: nwid, Group: g, Limit: 8}).Append(nil)
+	waitFor("the reference root's OK(MULTICAST_GATHER) naming B", 40*time.Second, func() bool {
+		if err := a.VL2.Send(refID.Address, packet.VerbMulticastGather, gather); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(500 * time.Millisecond)
+		for _, s := range a.VL2.Subscribers(nwid, g) {
+			if s == b.Node.Address() {
+				return true
+			}
+		}
+		return false
 	})
 }
