@@ -38,6 +38,7 @@ const (
 	MinRequestPeriod = time.Second       // per member and network
 	OnlineWindow     = 120 * time.Second // a member is online if it asked this recently
 	RecentWindow     = 180 * time.Second // LIKE/GATHER authorization window
+	maxSeen          = 4096              // requesters remembered before old ones are dropped
 )
 
 // Sender is how the controller talks to members (a *vl2.Layer).
@@ -271,6 +272,14 @@ func (c *Controller) HandleRequest(from *identity.Identity, packetID uint64, nwi
 		return
 	}
 	if o == nil {
+		if len(c.seen) >= maxSeen {
+			// Forget requesters silent for longer than the online window.
+			for k2, o2 := range c.seen {
+				if now.Sub(o2.lastRequest) >= RecentWindow {
+					delete(c.seen, k2)
+				}
+			}
+		}
 		o = &onlineInfo{}
 		c.seen[k] = o
 	}

@@ -198,6 +198,11 @@ func (l *Layer) Start() {
 					lastClean = now
 					l.mu.Lock()
 					l.dir.clean(now)
+					for a, t := range l.credGate {
+						if now.Sub(t) >= CredentialsRateLimit {
+							delete(l.credGate, a)
+						}
+					}
 					l.mu.Unlock()
 				}
 			}
