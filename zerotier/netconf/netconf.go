@@ -124,6 +124,18 @@ func (c *Config) IsPrivate() bool { return c.Type == TypePrivate }
 // Broadcast reports flag 0x02.
 func (c *Config) Broadcast() bool { return c.Flags&FlagEnableBroadcast != 0 }
 
+// Anchors lists specialists with the anchor or multicast-replicator role
+// (they get LIKEs and GATHERs like the controller and roots).
+func (c *Config) Anchors() []address.Address {
+	var out []address.Address
+	for _, s := range c.Specialists {
+		if s&(SpecialistAnchor|SpecialistReplicator) != 0 {
+			out = append(out, address.Address(s&0xffffffffff))
+		}
+	}
+	return out
+}
+
 // ActiveBridges lists specialists with the active-bridge role.
 func (c *Config) ActiveBridges() []address.Address {
 	var out []address.Address

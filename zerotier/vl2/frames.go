@@ -147,6 +147,7 @@ func (n *Network) announceLocked(now time.Time, force bool) {
 		n.lastAnnounce = now
 		dests = append(dests, n.Controller())
 		dests = append(dests, n.l.node.UpstreamAddresses()...)
+		dests = append(dests, n.conf.Anchors()...)
 	}
 	for a, m := range n.members {
 		if id := n.l.node.IdentityOf(a); id != nil && (force || now.Sub(m.lastLike) >= MulticastAnnouncePeriod) && n.allowedLocked(id) {
@@ -610,10 +611,8 @@ func (l *Layer) sendMulticastLocked(n *Network, dst, src [6]byte, et uint16, dat
 				ga.COM = n.conf.COM
 			}
 			dests := append([]address.Address{n.Controller()}, l.node.UpstreamAddresses()...)
-			if n.Controller() == l.me.Address {
-				// Our own controller's directory is ours: nothing to ask.
-				dests = dests[1:]
-			}
+			dests = append(dests, n.conf.Anchors()...)
+
 			n.sendToLocked(dests, packet.VerbMulticastGather, ga.Append(nil))
 		}
 		q := queuedMulticast{group: g, frame: f, limit: limit, sentTo: map[address.Address]bool{}, at: now}
