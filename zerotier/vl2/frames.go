@@ -524,8 +524,9 @@ func (l *Layer) sendFrame(n *Network, frame []byte) error {
 	}
 	var mine [6]byte
 	copy(mine[:], n.port.mac)
-	if src != mine {
-		l.Counters.DropFrame.Add(1) // bridging is not supported on our ports
+	bridged := src != mine
+	if bridged && !n.isBridgeLocked(l.me.Address) {
+		l.Counters.DropFrame.Add(1) // a foreign source MAC needs an active bridge
 		return nil
 	}
 	if dst[0]&1 != 0 {
@@ -537,18 +538,48 @@ func (l *Layer) sendFrame(n *Network, frame []byte) error {
 		l.later(func() { n.port.deliver(cp) })
 		return nil
 	}
-	peer, ok := netconf.AddressOfMAC(net.HardwareAddr(dst[:]), n.id)
-	if !ok {
-		l.Counters.DropFrame.Add(1) // MAC behind a bridge: no bridges here
+	if peer, ok := netconf.AddressOfMAC(net.HardwareAddr(dst[:]), n.id); ok {
+		if !n.outboundAllowedLocked(src, dst, et, data, uint64(peer)) {
+			return nil
+		}
+		if bridged {
+			n.sendExtLocked(peer, 0, dst, src, et, data)
+			l.Counters.FramesOut.Add(1)
+			return nil
+		}
+		n.pushIfNeededLocked(peer, now)
+		payload := (&Frame{NetworkID: n.id, EtherType: et, Data: data}).Append(nil)
+		l.Counters.FramesOut.Add(1)
+		l.later(func() { _ = l.Send(peer, packet.VerbFrame, payload) })
 		return nil
 	}
-	if !n.outboundAllowedLocked(src, dst, et, data, uint64(peer)) {
+	// A MAC behind a bridge: the one it was learned behind, else every
+	// active bridge (up to 32), rules run per bridge (Switch.cpp).
+	if !n.outboundAllowedLocked(src, dst, et, data, 0) {
 		return nil
 	}
-	n.pushIfNeededLocked(peer, now)
-	payload := (&Frame{NetworkID: n.id, EtherType: et, Data: data}).Append(nil)
-	l.Counters.FramesOut.Add(1)
-	l.later(func() { _ = l.Send(peer, packet.VerbFrame, payload) })
+	var bridges []address.Address
+	if b, ok := n.behind[dst]; ok {
+		bridges = []address.Address{b}
+	} else {
+		bridges = n.conf.ActiveBridges()
+		rand.Shuffle(len(bridges), func(i, j int) { bridges[i], bridges[j] = bridges[j], bridges[i] })
+		if len(bridges) > 32 {
+			bridges = bridges[:32]
+		}
+	}
+	sent := false
+	for _, b := range bridges {
+		if b != l.me.Address && n.outboundAllowedLocked(src, dst, et, data, uint64(b)) {
+			n.sendExtLocked(b, 0, dst, src, et, data)
+			sent = true
+		}
+	}
+	if sent {
+		l.Counters.FramesOut.Add(1)
+	} else {
+		l.Counters.DropFrame.Add(1)
+	}
 	return nil
 }
 
@@ -600,6 +631,11 @@ func (l *Layer) sendMulticastLocked(n *Network, dst, src [6]byte, et uint16, dat
 		}
 	}
 	f := &MulticastFrame{NetworkID: n.id, Group: g, EtherType: et, Data: append([]byte(nil), data...)}
+	var mine [6]byte
+	copy(mine[:], n.port.mac)
+	if src != mine {
+		f.Src, f.HasSrc = src, true // bridged: name the real source
+	}
 	if len(subs) < limit {
 		gl := uint32(limit - len(subs) + 1)
 		f.Flags |= MulticastFlagGatherLimit
@@ -717,12 +753,15 @@ func (l *Layer) handleFrame(in node.VL2Packet, since time.Time) {
 			return
 		}
 		if v == 1 {
-			if ef.Src != peerMAC && !n.isBridgeLocked(in.From.Address) {
-				l.Counters.DropFrame.Add(1)
-				return
+			if ef.Src != peerMAC {
+				if !n.isBridgeLocked(in.From.Address) {
+					l.Counters.DropFrame.Add(1)
+					return
+				}
+				n.learnBehindLocked(ef.Src, in.From.Address)
 			}
-			if ef.Dest != mine && (ef.Dest[0]&1 == 0 || n.conf.MulticastLimit == 0) {
-				l.Counters.DropFrame.Add(1) // unicast for someone else: we are no bridge
+			if ef.Dest != mine && ((ef.Dest[0]&1 == 0 && !n.isBridgeLocked(l.me.Address)) || (ef.Dest[0]&1 != 0 && n.conf.MulticastLimit == 0)) {
+				l.Counters.DropFrame.Add(1) // unicast for someone else needs us to be a bridge
 				return
 			}
 		}
@@ -745,9 +784,12 @@ func (l *Layer) handleFrame(in node.VL2Packet, since time.Time) {
 			l.Counters.DropFrame.Add(1)
 			return
 		}
-		if src != peerMAC && !n.isBridgeLocked(in.From.Address) {
-			l.Counters.DropFrame.Add(1)
-			return
+		if src != peerMAC {
+			if !n.isBridgeLocked(in.From.Address) {
+				l.Counters.DropFrame.Add(1)
+				return
+			}
+			n.learnBehindLocked(src, in.From.Address)
 		}
 		if n.inboundVerdictLocked(in.From.Address, src, mf.Group.MAC, mf.EtherType, mf.Data) > 0 {
 			deliver(mf.Group.MAC, src, mf.EtherType, mf.Data)
@@ -761,6 +803,14 @@ func (l *Layer) handleFrame(in node.VL2Packet, since time.Time) {
 			}
 		}
 	}
+}
+
+// learnBehindLocked remembers that a MAC lives behind a bridge (bounded).
+func (n *Network) learnBehindLocked(mac [6]byte, bridge address.Address) {
+	if n.behind == nil || len(n.behind) >= 4096 {
+		n.behind = map[[6]byte]address.Address{}
+	}
+	n.behind[mac] = bridge
 }
 
 func (n *Network) isBridgeLocked(a address.Address) bool {

@@ -310,3 +310,45 @@ func TestPublicAndMissing(t *testing.T) {
 	call(t, l.ctl, "POST", fmt.Sprintf("/network/%016x", nwid), nil)
 	servicetest.WaitFor(t, "controller member OK", func() bool { return status(l.ctl, nwid) == "OK" })
 }
+
+// TestBridging: a member marked activeBridge carries frames of a host
+// behind it (EXT_FRAME both ways, MAC learned behind the bridge); a member
+// that is no bridge may not send foreign source MACs.
+func TestBridging(t *testing.T) {
+	l := newLab(t)
+	nwid := uint64(l.ctl.Node.Address())<<24 | 0xb1d
+	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", nwid), map[string]any{"private": false}); code != 200 {
+		t.Fatal(code)
+	}
+	a, b := l.leaf(2), l.leaf(3)
+	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x/member/%s", nwid, b.Node.Address()),
+		map[string]any{"authorized": true, "activeBridge": true}); code != 200 {
+		t.Fatal(code)
+	}
+	a.VL2.Join(nwid, nil)
+	b.VL2.Join(nwid, nil)
+	servicetest.WaitFor(t, "configs naming the bridge", func() bool {
+		ca, cb := a.VL2.Network(nwid).Config(), b.VL2.Network(nwid).Config()
+		return ca != nil && cb != nil && len(ca.ActiveBridges()) == 1 && len(cb.ActiveBridges()) == 1
+	})
+	na, nb := a.VL2.Network(nwid), b.VL2.Network(nwid)
+	var ra, rb recorder
+	na.Port().SetReceiver(ra.add)
+	nb.Port().SetReceiver(rb.add)
+	host := net.HardwareAddr{0x02, 0xaa, 0xbb, 0xcc, 0xdd, 0xee}
+	out := unicast(na.Port().MAC(), host, 0x0800, []byte("from-a-host-behind-the-bridge-0123456789"))
+	servicetest.WaitFor(t, "bridged frame at A", func() bool {
+		_ = nb.Port().WriteFrame(out)
+		return ra.find(func(f []byte) bool { return bytes.Equal(f, out) })
+	})
+	back := unicast(host, na.Port().MAC(), 0x0800, []byte("reply-to-the-host-behind-the-bridge-0123"))
+	servicetest.WaitFor(t, "reply behind the bridge", func() bool {
+		_ = na.Port().WriteFrame(back)
+		return rb.find(func(f []byte) bool { return bytes.Equal(f, back) })
+	})
+	drops := a.VL2.Counters.DropFrame.Load()
+	_ = na.Port().WriteFrame(unicast(nb.Port().MAC(), host, 0x0800, []byte("spoofed")))
+	if a.VL2.Counters.DropFrame.Load() != drops+1 {
+		t.Fatal("a member that is no bridge sent a foreign source MAC")
+	}
+}

@@ -66,6 +66,7 @@ type Network struct {
 	gatherAt     map[netconf.MulticastGroup]time.Time
 	txq          []queuedMulticast
 	extraGroups  map[netconf.MulticastGroup]bool
+	behind       map[[6]byte]address.Address // MACs learned behind active bridges
 	authURL      string
 	left         bool
 }
