@@ -114,3 +114,85 @@ func TestNetstackTCP(t *testing.T) {
 		ln.Close()
 	}
 }
+
+// echoOnce listens on st at (addr, port), dials it from other and checks an
+// echo; it returns the dial error.
+func echoOnce(t *testing.T, from, to *netstack.Stack, dst netip.Addr, port uint16, dialTimeout time.Duration) error {
+	proto := ipv4.ProtocolNumber
+	if dst.Is6() {
+		proto = ipv6.ProtocolNumber
+	}
+	fa := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(dst.AsSlice()), Port: port}
+	ln, err := gonet.ListenTCP(to.Stack, fa, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			return
+		}
+		defer c.Close()
+		io.Copy(c, c)
+	}()
+	ctx, cancel := context.WithTimeout(context.Background(), dialTimeout)
+	defer cancel()
+	c, err := gonet.DialContextTCP(ctx, from.Stack, fa, proto)
+	if err != nil {
+		return err
+	}
+	defer c.Close()
+	msg := []byte("adhoc-hello")
+	if _, err := c.Write(msg); err != nil {
+		t.Fatal(err)
+	}
+	got := make([]byte, len(msg))
+	c.SetReadDeadline(time.Now().Add(15 * time.Second))
+	if _, err := io.ReadFull(c, got); err != nil || !bytes.Equal(got, msg) {
+		t.Fatalf("echo: %v", err)
+	}
+	return nil
+}
+
+// TestAdhoc: controller-less networks. ffAA…01 gives each member
+// AA.x.y.z/8 (ARP through the root's directory); ffSSSSEEEE000000 is IPv6
+// 6PLANE only (NDP emulated) with TCP open to ports SSSS..EEEE only; a
+// reversed range is NOT_FOUND.
+func TestAdhoc(t *testing.T) {
+	l := newLab(t)
+	a, b := l.ctl, l.leaf(2) // the controller node is just a member here
+	v4net, v6net, bad := uint64(0xff0a000000000001), uint64(0xff1f901f90000000), uint64(0xff00200010000000)
+	for _, nw := range []uint64{v4net, v6net, bad} {
+		a.VL2.Join(nw, nil)
+		b.VL2.Join(nw, nil)
+	}
+	servicetest.WaitFor(t, "local configs", func() bool {
+		return a.VL2.Network(v4net).Status() == vl2.StatusOK && b.VL2.Network(v6net).Status() == vl2.StatusOK &&
+			a.VL2.Network(bad).Status() == vl2.StatusNotFound
+	})
+	if c := b.VL2.Network(v4net).Config(); c.Name != "adhoc-10.0.0.0" || c.IsPrivate() || len(c.StaticIPs) != 2 {
+		t.Fatalf("config %+v", c)
+	}
+	if c := b.VL2.Network(v6net).Config(); c.Name != "adhoc-1f90-1f90" || c.MulticastLimit != 0 {
+		t.Fatalf("config %+v", c)
+	}
+	sa4, _ := attach(t, a.VL2.Network(v4net))
+	sb4, _ := attach(t, b.VL2.Network(v4net))
+	ip4 := ipv4Of(t, b.VL2.Network(v4net))
+	if !netip.MustParsePrefix("10.0.0.0/8").Contains(ip4) {
+		t.Fatal(ip4)
+	}
+	if err := echoOnce(t, sa4, sb4, ip4, 7, 15*time.Second); err != nil {
+		t.Fatalf("TCP on %s: %v", ip4, err)
+	}
+	sa6, _ := attach(t, a.VL2.Network(v6net))
+	sb6, _ := attach(t, b.VL2.Network(v6net))
+	ip6 := netconf.SixPlane(v6net, b.Node.Address()).Addr()
+	if err := echoOnce(t, sa6, sb6, ip6, 8080, 15*time.Second); err != nil {
+		t.Fatalf("TCP to [%s]:8080: %v", ip6, err)
+	}
+	if err := echoOnce(t, sa6, sb6, ip6, 9999, time.Second); err == nil {
+		t.Fatal("TCP to a port outside the ad-hoc range connected")
+	}
+}

@@ -146,6 +146,20 @@ func (n *Network) leftLocked() {
 // hands it to our own controller).
 func (n *Network) requestConfigLocked(now time.Time) {
 	n.lastRequest = now
+	if n.id>>56 == 0xff {
+		// Ad-hoc: no controller; the config is made here, once.
+		if n.conf != nil {
+			return
+		}
+		conf, ok, notFound := adhocConfig(n.id, n.l.me.Address, now)
+		switch {
+		case ok:
+			n.setConfigLocked(conf, conf.Bytes())
+		case notFound:
+			n.failure = StatusNotFound
+		}
+		return
+	}
 	meta := netconf.RequestMetadata(netconf.TargetName())
 	req := &netconf.Request{NetworkID: n.id, Metadata: meta.Bytes()}
 	if n.conf != nil {
