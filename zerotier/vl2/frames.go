@@ -331,7 +331,13 @@ func (n *Network) expireMulticastQueueLocked(now time.Time) {
 }
 
 func (n *Network) sendMulticastToLocked(to address.Address, f *MulticastFrame, now time.Time) {
-	if id := n.l.node.IdentityOf(to); id != nil && !n.outboundAllowedLocked(f.Src, f.Group.MAC, f.EtherType, f.Data, uint64(to)) {
+	src := f.Src
+	if !f.HasSrc {
+		copy(src[:], n.port.mac)
+	}
+	// The per-recipient pass runs with TEE suppressed (the first pass, with
+	// no destination, already made the copies).
+	if !n.outboundRulesLocked(src, f.Group.MAC, f.EtherType, f.Data, uint64(to), false) {
 		return
 	}
 	n.pushIfNeededLocked(to, now)
@@ -430,11 +436,17 @@ func absDiff(a, b int64) int64 {
 
 // outboundAllowedLocked runs the network rules then our capabilities.
 func (n *Network) outboundAllowedLocked(src, dst [6]byte, et uint16, data []byte, peer uint64) bool {
+	return n.outboundRulesLocked(src, dst, et, data, peer, true)
+}
+
+func (n *Network) outboundRulesLocked(src, dst [6]byte, et uint16, data []byte, peer uint64, tee bool) bool {
 	f := n.ruleFrame(false, peer, src, dst, et, data)
 	v := rules.Evaluate(n.conf.Rules, f)
 	switch v.Result {
 	case rules.Accept, rules.SuperAccept:
-		n.sendTeesLocked(v.Tees, ExtFrameTeeOut, dst, src, et, data)
+		if tee {
+			n.sendTeesLocked(v.Tees, ExtFrameTeeOut, dst, src, et, data)
+		}
 		return true
 	case rules.Redirect:
 		n.sendExtLocked(address.Address(v.Redirect), ExtFrameRedirOut, dst, src, et, data)
