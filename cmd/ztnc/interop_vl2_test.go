@@ -301,6 +301,15 @@ func TestInteropVL2(t *testing.T) {
 		return false
 	})
 
+	// Deauthorizing our member: the reference gets our revocation, accepts
+	// it and stops taking our member's frames (its pings go unanswered).
+	if _, err := ours.Controller.UpdateMember(nwA, ourID.Address, []byte(`{"authorized":false}`)); err != nil {
+		t.Fatal(err)
+	}
+	waitFor("the reference cutting off our deauthorized member", 30*time.Second, func() bool {
+		return exec.Command("ip", "netns", "exec", nsR, "ping", "-c", "1", "-W", "1", ourIPA.String()).Run() != nil
+	})
+
 	// 2. We join a network of the reference's controller (public: members
 	// are authorized at once).
 	tok, err := os.ReadFile(filepath.Join(refHome, "authtoken.secret"))

@@ -111,6 +111,9 @@ type Layer struct {
 	dir      *directory
 	pending  []func()
 
+	credMu   sync.Mutex
+	credNext map[address.Address]time.Time // earliest next NETWORK_CREDENTIALS per peer
+
 	started   bool
 	closeOnce sync.Once
 	done      chan struct{}
@@ -134,7 +137,7 @@ func New(opt Options) *Layer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Layer{opt: opt, log: log, nets: map[uint64]*Network{}, credGate: map[address.Address]time.Time{},
+	return &Layer{opt: opt, log: log, nets: map[uint64]*Network{}, credGate: map[address.Address]time.Time{}, credNext: map[address.Address]time.Time{},
 		dir: newDirectory(), done: make(chan struct{})}
 }
 
@@ -249,6 +252,35 @@ func (l *Layer) Send(dest address.Address, verb packet.Verb, payload []byte) err
 		}
 		go l.Handle(pkt)
 		return nil
+	}
+	if verb == packet.VerbNetworkCredentials {
+		// Receivers process one NETWORK_CREDENTIALS per sender per second
+		// and drop the rest, so ours to one peer are spaced out (a member
+		// that is also the controller would otherwise lose revocations).
+		now := time.Now()
+		l.credMu.Lock()
+		at := l.credNext[dest]
+		if at.Before(now) {
+			at = now
+		}
+		l.credNext[dest] = at.Add(CredentialsRateLimit + 100*time.Millisecond)
+		if len(l.credNext) > 4096 {
+			for a, t := range l.credNext {
+				if t.Before(now) {
+					delete(l.credNext, a)
+				}
+			}
+		}
+		l.credMu.Unlock()
+		if wait := at.Sub(now); wait > 0 {
+			p := append([]byte(nil), payload...)
+			time.AfterFunc(wait, func() {
+				if err := l.node.Send(dest, verb, p); err != nil {
+					l.log.Debug("delayed credentials", "to", dest, "err", err)
+				}
+			})
+			return nil
+		}
 	}
 	if err := l.node.Send(dest, verb, payload); err != nil {
 		return fmt.Errorf("vl2: send %v to %s: %w", verb, dest, err)

@@ -32,12 +32,13 @@ type sentPkt struct {
 	to      address.Address
 	verb    packet.Verb
 	payload []byte
+	at      time.Time
 }
 
 func (f *fakeNode) Identity() *identity.Identity { return f.me }
 func (f *fakeNode) Send(d address.Address, v packet.Verb, p []byte) error {
 	f.mu.Lock()
-	f.sent = append(f.sent, sentPkt{d, v, append([]byte(nil), p...)})
+	f.sent = append(f.sent, sentPkt{d, v, append([]byte(nil), p...), time.Now()})
 	f.mu.Unlock()
 	return nil
 }
@@ -352,5 +353,29 @@ func TestChunkFastPropagate(t *testing.T) {
 	}
 	if n != 1 {
 		t.Fatalf("forwarded %d times", n)
+	}
+}
+
+// NETWORK_CREDENTIALS to one peer are spaced by more than the receivers'
+// one-per-second limit; none is lost.
+func TestCredentialsSpacing(t *testing.T) {
+	l, fn, _, all, _ := setup(t)
+	peer := all[2].Address
+	for i := 0; i < 2; i++ {
+		if err := l.Send(peer, packet.VerbNetworkCredentials, []byte{byte(i)}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	var got []sentPkt
+	deadline := time.Now().Add(10 * time.Second)
+	for len(got) < 2 && time.Now().Before(deadline) {
+		got = append(got, fn.take()...)
+		time.Sleep(20 * time.Millisecond)
+	}
+	if len(got) != 2 || got[0].payload[0] != 0 || got[1].payload[0] != 1 {
+		t.Fatalf("sent %+v", got)
+	}
+	if gap := got[1].at.Sub(got[0].at); gap < CredentialsRateLimit {
+		t.Fatalf("second credentials packet after %v", gap)
 	}
 }
