@@ -323,10 +323,11 @@ func (c *Controller) DeleteNetwork(nwid uint64) (*NetworkRecord, error) {
 		c.mu.Unlock()
 		return nil, ErrNotFound
 	}
-	var msgs []outMsg
+	var all []address.Address
 	for a := range c.mems[nwid] {
-		msgs = append(msgs, c.revokeLocked(nwid, a)...)
+		all = append(all, a)
 	}
+	msgs := c.revokeLocked(nwid, all...)
 	delete(c.nets, nwid)
 	delete(c.mems, nwid)
 	id := fmt.Sprintf("%016x", nwid)

@@ -663,23 +663,38 @@ func (c *Controller) pushLocked(nwid uint64, only address.Address) []outMsg {
 
 // revokeLocked builds a COM revocation for a member and sends it to every
 // online member of the network.
-func (c *Controller) revokeLocked(nwid uint64, target address.Address) []outMsg {
+func (c *Controller) revokeLocked(nwid uint64, targets ...address.Address) []outMsg {
 	now := c.now()
-	rv := &credential.Revocation{ID: rand.Uint32(), NetworkID: nwid, Threshold: now.UnixMilli(),
-		Flags: credential.RevocationFastPropagate, Target: target, Type: credential.TypeCOM}
-	if err := rv.Sign(c.me); err != nil {
-		c.log.Error("signing revocation", "err", err)
+	b := &credential.Bundle{}
+	for _, target := range targets {
+		rv := &credential.Revocation{ID: rand.Uint32(), NetworkID: nwid, Threshold: now.UnixMilli(),
+			Flags: credential.RevocationFastPropagate, Target: target, Type: credential.TypeCOM}
+		if err := rv.Sign(c.me); err != nil {
+			c.log.Error("signing revocation", "err", err)
+			return nil
+		}
+		b.Revocations = append(b.Revocations, rv)
+		if o := c.seen[memberKey{nwid, target}]; o != nil {
+			o.authorized = false
+		}
+	}
+	if len(b.Revocations) == 0 {
 		return nil
 	}
-	payload := (&credential.Bundle{Revocations: []*credential.Revocation{rv}}).Append(nil)
+	// As few packets as fit (60 x 152 bytes): receivers take one
+	// NETWORK_CREDENTIALS per second from us.
+	var payloads [][]byte
+	for i := 0; i < len(b.Revocations); i += 60 {
+		part := &credential.Bundle{Revocations: b.Revocations[i:min(i+60, len(b.Revocations))]}
+		payloads = append(payloads, part.Append(nil))
+	}
 	var msgs []outMsg
 	for k, o := range c.seen {
 		if k.nwid == nwid && now.Sub(o.lastRequest) < OnlineWindow {
-			msgs = append(msgs, outMsg{to: k.addr, verb: packet.VerbNetworkCredentials, payload: payload})
+			for _, p := range payloads {
+				msgs = append(msgs, outMsg{to: k.addr, verb: packet.VerbNetworkCredentials, payload: p})
+			}
 		}
-	}
-	if o := c.seen[memberKey{nwid, target}]; o != nil {
-		o.authorized = false
 	}
 	return msgs
 }
