@@ -222,8 +222,7 @@ func FuzzHandle(f *testing.F) {
 	f.Add(byte(packet.VerbMulticastLike), make([]byte, 18))
 	f.Add(byte(packet.VerbNetworkCredentials), []byte{0, 0, 0, 0, 0, 0, 0, 0, 0})
 	f.Add(byte(packet.VerbNetworkConfig), make([]byte, 40))
-	l, _, nwid, all, _ := setup(f)
-	_ = nwid
+	l, fn, _, all, _ := setup(f)
 	f.Fuzz(func(t *testing.T, verb byte, payload []byte) {
 		in := node.VL2Packet{From: all[2].PublicOnly(), Verb: packet.Verb(verb % 16), Payload: payload}
 		if len(payload) > 9 {
@@ -232,6 +231,7 @@ func FuzzHandle(f *testing.F) {
 		}
 		l.Handle(in)
 		l.retryHeld(time.Now().Add(time.Hour)) // drain held packets
+		fn.take()                              // and what was sent
 	})
 }
 
