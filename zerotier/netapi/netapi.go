@@ -183,8 +183,13 @@ func (h *Handler) NetworkJSON(n *vl2.Network) map[string]any {
 		}
 		o["multicastSubscriptions"] = subs
 	}
+	if c != nil && c.SSOEnabled {
+		o["ssoEnabled"] = true
+		o["authenticationURL"] = c.AuthURL
+		o["authenticationExpiryTime"] = c.AuthExpiry
+	}
 	if u := n.AuthURL(); u != "" {
-		o["authenticationURL"] = u
+		o["authenticationURL"] = u // from an AUTHENTICATION_REQUIRED error
 	}
 	return o
 }
