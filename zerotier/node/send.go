@@ -112,7 +112,9 @@ func (n *Node) sendDirectLocked(pr *peer.Peer, local int, to netip.AddrPort, ver
 }
 
 func (n *Node) armorAndWriteLocked(pr *peer.Peer, local int, to netip.AddrPort, p packet.Packet, c packet.Cipher, now time.Time) {
-	if p.Verb() != packet.VerbHello {
+	expect := expectsReply(p.Verb()) // read before armor encrypts the verb
+	// 1.14 never compresses HELLO, nor unicast FRAME/EXT_FRAME (since 1.4.8).
+	if v := p.Verb(); v != packet.VerbHello && v != packet.VerbFrame && v != packet.VerbExtFrame {
 		p = p.Compress()
 	}
 	// Switch::_sendViaSpecificPath: the destination's physical network
@@ -132,7 +134,9 @@ func (n *Node) armorAndWriteLocked(pr *peer.Peer, local int, to netip.AddrPort, 
 		n.log.Error("fragment", "err", err)
 		return
 	}
-	n.expectLocked(p.ID(), now)
+	if expect {
+		n.expectLocked(p.ID(), now)
+	}
 	for _, d := range dgrams {
 		n.writeLocked(local, to, d)
 	}
@@ -198,6 +202,18 @@ func (n *Node) socketFor(to netip.AddrPort) int {
 	return 0
 }
 
+// expectsReply lists the verbs whose OK we act on (1.14 records only
+// requests in expectReplyTo); recording every FRAME made the table full
+// and each send scan it.
+func expectsReply(v packet.Verb) bool {
+	switch v {
+	case packet.VerbHello, packet.VerbWhois, packet.VerbEcho, packet.VerbNetworkConfigRequest, packet.VerbNetworkConfig,
+		packet.VerbMulticastGather, packet.VerbMulticastFrame, packet.VerbExtFrame:
+		return true
+	}
+	return false
+}
+
 // expectLocked registers a sent packet ID so its OK is accepted.
 func (n *Node) expectLocked(id uint64, now time.Time) {
 	if len(n.expecting) >= maxExpecting {
@@ -205,6 +221,9 @@ func (n *Node) expectLocked(id uint64, now time.Time) {
 			if now.Sub(t) > expectTTL/8 {
 				delete(n.expecting, k)
 			}
+		}
+		if len(n.expecting) >= maxExpecting/2 {
+			n.expecting = map[uint64]time.Time{} // all recent: start over rather than scan on every send
 		}
 	}
 	n.expecting[id] = now
