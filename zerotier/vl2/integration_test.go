@@ -19,14 +19,14 @@ import (
 )
 
 type lab struct {
-	t      *testing.T
+	t      testing.TB
 	ids    []*identity.Identity
 	root   *service.Service
 	planet string
 	ctl    *service.Service
 }
 
-func newLab(t *testing.T) *lab {
+func newLab(t testing.TB) *lab {
 	ids := servicetest.Identities(t, "testdata/identities.json")
 	root, planet := servicetest.Root(t, ids[0])
 	l := &lab{t: t, ids: ids, root: root, planet: planet}
@@ -45,7 +45,7 @@ func (l *lab) leaf(i int) *service.Service {
 
 func client(s *service.Service) *api.Client { return &api.Client{Port: s.Port, Token: s.Token} }
 
-func call(t *testing.T, s *service.Service, method, path string, body any) (int, map[string]any) {
+func call(t testing.TB, s *service.Service, method, path string, body any) (int, map[string]any) {
 	t.Helper()
 	var b []byte
 	if body != nil {
@@ -94,7 +94,7 @@ func (r *recorder) find(pred func([]byte) bool) bool {
 	return false
 }
 
-func ipv4Of(t *testing.T, n *vl2.Network) netip.Addr {
+func ipv4Of(t testing.TB, n *vl2.Network) netip.Addr {
 	for _, p := range n.Addresses() {
 		if p.Addr().Is4() {
 			return p.Addr()
