@@ -127,6 +127,7 @@ func unicast(dst, src net.HardwareAddr, et uint16, payload []byte) []byte {
 // the multicast path and its unicast reply; NDP to the RFC4193 address; a
 // route added via the API reaches members; deauthorization cuts frames off.
 func TestPrivateNetwork(t *testing.T) {
+	t.Parallel() // separate labs (own root, planet and ports)
 	l := newLab(t)
 	ctlAddr := l.ctl.Node.Address()
 	code, nw := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%s______", ctlAddr), map[string]any{
@@ -288,6 +289,7 @@ func TestPrivateNetwork(t *testing.T) {
 // TestPublicAndMissing: a public network admits anyone; a network the
 // controller does not have is NOT_FOUND; leave forgets it.
 func TestPublicAndMissing(t *testing.T) {
+	t.Parallel() // separate labs (own root, planet and ports)
 	l := newLab(t)
 	ctlAddr := l.ctl.Node.Address()
 	nwid := uint64(ctlAddr)<<24 | 0x000abc
@@ -315,6 +317,7 @@ func TestPublicAndMissing(t *testing.T) {
 // behind it (EXT_FRAME both ways, MAC learned behind the bridge); a member
 // that is no bridge may not send foreign source MACs.
 func TestBridging(t *testing.T) {
+	t.Parallel() // separate labs (own root, planet and ports)
 	l := newLab(t)
 	nwid := uint64(l.ctl.Node.Address())<<24 | 0xb1d
 	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", nwid), map[string]any{"private": false}); code != 200 {

@@ -46,6 +46,7 @@ func attach(t testing.TB, n *vl2.Network) (*netstack.Stack, tcpip.NICID) {
 // emulation), with segments large enough to need VL1 fragmentation, on a
 // network whose rules admit only senders whose COO covers the source IP.
 func TestNetstackTCP(t *testing.T) {
+	t.Parallel() // separate labs (own root, planet and ports)
 	l := newLab(t)
 	nwid := uint64(l.ctl.Node.Address())<<24 | 0x5eed
 	if code, _ := call(t, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", nwid), map[string]any{
@@ -162,6 +163,7 @@ func echoOnce(t *testing.T, from, to *netstack.Stack, dst netip.Addr, port uint1
 // 6PLANE only (NDP emulated) with TCP open to ports SSSS..EEEE only; a
 // reversed range is NOT_FOUND.
 func TestAdhoc(t *testing.T) {
+	t.Parallel() // separate labs (own root, planet and ports)
 	l := newLab(t)
 	a, b := l.ctl, l.leaf(2) // the controller node is just a member here
 	v4net, v6net, bad := uint64(0xff0a000000000001), uint64(0xff1f901f90000000), uint64(0xff00200010000000)
