@@ -111,6 +111,8 @@ type Layer struct {
 	dir      *directory
 	pending  []func()
 
+	ctlSlots chan struct{} // controller requests in flight
+
 	credMu   sync.Mutex
 	credNext map[address.Address]time.Time // earliest next NETWORK_CREDENTIALS per peer
 
@@ -137,7 +139,7 @@ func New(opt Options) *Layer {
 	if log == nil {
 		log = slog.Default()
 	}
-	return &Layer{opt: opt, log: log, nets: map[uint64]*Network{}, credGate: map[address.Address]time.Time{}, credNext: map[address.Address]time.Time{},
+	return &Layer{opt: opt, log: log, nets: map[uint64]*Network{}, credGate: map[address.Address]time.Time{}, credNext: map[address.Address]time.Time{}, ctlSlots: make(chan struct{}, 64),
 		dir: newDirectory(), done: make(chan struct{})}
 }
 

@@ -214,7 +214,17 @@ func (l *Layer) handleConfigRequest(in node.VL2Packet) {
 	if address.Address(req.NetworkID>>24) != l.me.Address {
 		return // silently ignored, as 1.14
 	}
-	c.HandleRequest(in.From, in.PacketID, req.NetworkID, dictionary.Parse(req.Metadata))
+	// The controller signs and may write files: keep it off the node's
+	// receive goroutine, with a bound on requests in flight.
+	select {
+	case l.ctlSlots <- struct{}{}:
+		go func() {
+			defer func() { <-l.ctlSlots }()
+			c.HandleRequest(in.From, in.PacketID, req.NetworkID, dictionary.Parse(req.Metadata))
+		}()
+	default:
+		l.Counters.DropRateLimit.Add(1)
+	}
 }
 
 // handleConfigChunk takes a config chunk from OK(NETWORK_CONFIG_REQUEST)
