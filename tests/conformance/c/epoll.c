@@ -24,6 +24,15 @@ static uint32_t waitp(const char *label, int timeout, int expect_fd)
 	while (n < 0 && errno == EINTR);
 	if (n < 0)
 		DIE("epoll_wait");
+	/* Under ztnc-run a refused connect's readiness can arrive in two steps
+	 * microseconds apart, EPOLLERR|EPOLLHUP just before EPOLLOUT (README
+	 * "Known differences"): gather it. On Linux it is all there at once. */
+	for (int i = 0; i < 100 && n == 1 && (ev[0].events & (EPOLLERR | EPOLLHUP)) && !(ev[0].events & EPOLLOUT); i++) {
+		struct epoll_event again[4];
+		msleep(1); /* EPOLLERR|EPOLLHUP stay set: look again a moment later */
+		if (epoll_wait(ep, again, 4, 0) == 1 && again[0].data.fd == ev[0].data.fd)
+			ev[0].events |= again[0].events;
+	}
 	if (n == 0) {
 		OUT("%s: n=0", label);
 		return 0;
