@@ -10,21 +10,8 @@ import (
 
 // sysConnect: connect(fd, addr, addrlen).
 func (s *Supervisor) sysConnect(c *call) {
-	so := s.lookup(c, c.args[0])
+	so, b := s.sockaddrCall(c)
 	if so == nil {
-		return
-	}
-	alen := int(int32(c.args[2]))
-	if alen < 0 || alen > 128 {
-		c.fail(unix.EINVAL)
-		return
-	}
-	b, e := readMem(c.pid, c.args[1], alen)
-	if e != 0 {
-		c.fail(e)
-		return
-	}
-	if !c.valid() {
 		return
 	}
 	addr, unspec, e := decodeAddr(b, so.fam)
@@ -57,6 +44,29 @@ func (s *Supervisor) sysConnect(c *call) {
 	so.remote = &addr
 	so.mu.Unlock()
 	c.ret(0)
+}
+
+// sockaddrCall starts connect and bind, which take (fd, addr, addrlen): it
+// finds the socket and reads the address. On nil it has answered the call.
+func (s *Supervisor) sockaddrCall(c *call) (*socket, []byte) {
+	so := s.lookup(c, c.args[0])
+	if so == nil {
+		return nil, nil
+	}
+	alen := int(int32(c.args[2]))
+	if alen < 0 || alen > 128 {
+		c.fail(unix.EINVAL)
+		return nil, nil
+	}
+	b, e := readMem(c.pid, c.args[1], alen)
+	if e != 0 {
+		c.fail(e)
+		return nil, nil
+	}
+	if !c.valid() {
+		return nil, nil
+	}
+	return so, b
 }
 
 func (so *socket) disconnect() {

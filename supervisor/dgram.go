@@ -263,13 +263,10 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 		c.fail(e)
 		return
 	}
-	dup, err := takeFD(c.pid, int(c.args[0]))
-	if err != nil {
-		c.fail(unix.EBADF)
+	dup, block, ok := c.progEnd(flags)
+	if !ok {
 		return
 	}
-	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
 	try := func() bool {
 		m, err := unix.SendmsgN(dup, payload, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 		if err == unix.EAGAIN && block {
@@ -283,6 +280,19 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 		return true
 	}
 	c.retry(dup, unix.POLLOUT, unix.SO_SNDTIMEO, try)
+}
+
+// progEnd copies the program's end of the socket in argument 0 for the
+// supervisor to work on, and tells whether the call (flags: its MSG_* flags)
+// may block. On failure it has answered the call.
+func (c *call) progEnd(flags int) (dup int, block bool, ok bool) {
+	dup, err := takeFD(c.pid, int(c.args[0]))
+	if err != nil {
+		c.fail(unix.EBADF)
+		return -1, false, false
+	}
+	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	return dup, fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0, true
 }
 
 // sigpipe sends the caller's thread SIGPIPE, as a send on a broken stream does.
@@ -374,13 +384,10 @@ func (s *Supervisor) sysRecvfrom(c *call) {
 		c.fail(unix.EFAULT)
 		return
 	}
-	dup, err := takeFD(c.pid, int(c.args[0]))
-	if err != nil {
-		c.fail(unix.EBADF)
+	dup, block, ok := c.progEnd(flags)
+	if !ok {
 		return
 	}
-	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
 	if so.stream() {
 		// TCP ignores the address: a plain receive that reports a zero length.
 		c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {

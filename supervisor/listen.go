@@ -28,21 +28,8 @@ const somaxconn = 4096
 
 // sysBind: bind(fd, addr, addrlen).
 func (s *Supervisor) sysBind(c *call) {
-	so := s.lookup(c, c.args[0])
+	so, b := s.sockaddrCall(c)
 	if so == nil {
-		return
-	}
-	alen := int(int32(c.args[2]))
-	if alen < 0 || alen > 128 {
-		c.fail(unix.EINVAL)
-		return
-	}
-	b, e := readMem(c.pid, c.args[1], alen)
-	if e != 0 {
-		c.fail(e)
-		return
-	}
-	if !c.valid() {
 		return
 	}
 	addr, unspec, e := decodeAddr(b, so.fam)

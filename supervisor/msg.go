@@ -78,14 +78,25 @@ func (so *socket) sendOne(pid int, p uint64, flags int) (int, unix.Errno) {
 	return so.dgramSend(payload, dst)
 }
 
-// sysSendmsg: sendmsg(fd, msg, flags).
-func (s *Supervisor) sysSendmsg(c *call) {
+// datagramCall finds the UDP or ICMP socket of a msg call; nil when the
+// call is not ours to do (TCP sockets' sendmsg/recvmsg run natively), in
+// which case it has been answered.
+func (s *Supervisor) datagramCall(c *call) *socket {
 	so := s.lookup(c, c.args[0])
 	if so == nil {
-		return
+		return nil
 	}
 	if so.stream() {
 		c.cont()
+		return nil
+	}
+	return so
+}
+
+// sysSendmsg: sendmsg(fd, msg, flags).
+func (s *Supervisor) sysSendmsg(c *call) {
+	so := s.datagramCall(c)
+	if so == nil {
 		return
 	}
 	n, e := so.sendOne(c.pid, c.args[1], int(c.args[2]))
@@ -102,12 +113,8 @@ func (s *Supervisor) sysSendmsg(c *call) {
 // sysSendmmsg: sendmmsg(fd, msgvec, vlen, flags) — glibc's resolver sends its
 // A and AAAA queries this way.
 func (s *Supervisor) sysSendmmsg(c *call) {
-	so := s.lookup(c, c.args[0])
+	so := s.datagramCall(c)
 	if so == nil {
-		return
-	}
-	if so.stream() {
-		c.cont()
 		return
 	}
 	vec, vlen := c.args[1], min(c.args[2], uioMaxIov)
@@ -245,12 +252,8 @@ func readRecvReq(pid int, p uint64) (recvReq, unix.Errno) {
 
 // sysRecvmsg: recvmsg(fd, msg, flags).
 func (s *Supervisor) sysRecvmsg(c *call) {
-	so := s.lookup(c, c.args[0])
+	so := s.datagramCall(c)
 	if so == nil {
-		return
-	}
-	if so.stream() {
-		c.cont()
 		return
 	}
 	flags := int(c.args[2])
@@ -263,13 +266,10 @@ func (s *Supervisor) sysRecvmsg(c *call) {
 		c.fail(unix.EAGAIN)
 		return
 	}
-	dup, err := takeFD(c.pid, int(c.args[0]))
-	if err != nil {
-		c.fail(unix.EBADF)
+	dup, block, ok := c.progEnd(flags)
+	if !ok {
 		return
 	}
-	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
 	c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {
 		r, e := so.recvDatagram(dup, iovLen(req.iov), flags)
 		if e == unix.EAGAIN && block {
@@ -296,12 +296,8 @@ func (s *Supervisor) sysRecvmsg(c *call) {
 // datagram is waited for as the socket's mode says; the rest are taken only
 // if already queued (MSG_WAITFORONE behaviour).
 func (s *Supervisor) sysRecvmmsg(c *call) {
-	so := s.lookup(c, c.args[0])
+	so := s.datagramCall(c)
 	if so == nil {
-		return
-	}
-	if so.stream() {
-		c.cont()
 		return
 	}
 	vec, vlen, flags := c.args[1], min(c.args[2], uioMaxIov), int(c.args[3])
@@ -330,13 +326,10 @@ func (s *Supervisor) sysRecvmmsg(c *call) {
 		}
 		reqs[i] = r
 	}
-	dup, err := takeFD(c.pid, int(c.args[0]))
-	if err != nil {
-		c.fail(unix.EBADF)
+	dup, block, ok := c.progEnd(flags)
+	if !ok {
 		return
 	}
-	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
-	block := fl&unix.O_NONBLOCK == 0 && flags&unix.MSG_DONTWAIT == 0
 	c.retry(dup, unix.POLLIN, unix.SO_RCVTIMEO, func() bool {
 		got := 0
 		for i, req := range reqs {
