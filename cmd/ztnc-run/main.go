@@ -1,6 +1,7 @@
 // Command ztnc-run runs a program with its sockets on a virtual network:
-// a private network of its own (--local), with no root, no tun device and no
-// change to the host's network.
+// a private network of its own (--local) or ZeroTier networks joined by an
+// in-process node (--nwid), with no root, no tun device and no change to the
+// host's network.
 package main
 
 import (
@@ -34,14 +35,27 @@ Flags:
                    Repeatable, e.g. once for IPv4 and once for IPv6
                    (--local fd00:9::1/64).
   --mtu N          MTU of the --local network (default 2800, as ZeroTier's)
+  --nwid NWID      join ZeroTier network NWID (16 hex digits) with an
+                   in-process node and put CMD on it. Repeatable. CMD starts
+                   once every network has given this node an address.
+                   Default: $ZT_NC_NWID (IDs separated by commas or spaces).
+  -d HOME          the node's home: identity (created on first use), planet,
+                   networks.d/. Default $ZTNC_HOME, else ~/.ztnc.
+  --planet FILE    use this planet instead of ZeroTier's (default $ZTNC_PLANET;
+                   ` + "`ztnc lab up`" + ` writes one for a network on this machine)
+  --port N         the node's UDP port (default 9993, another if it is taken)
+  --wait DURATION  how long to wait for the networks' addresses (default 60s)
   --grace DURATION when CMD exits, how long its remaining descendants get
                    between SIGTERM and SIGKILL (default 2s)
   -v               log the supervisor's work to stderr
   -h, --help       this text
 
 Every ztnc-run also gives CMD a virtual loopback (127.0.0.0/8 and ::1) that is
-CMD's alone. ztnc-run exits with CMD's exit status (128+N when CMD is killed
-by signal N; 125 when ztnc-run itself fails, 126/127 when CMD cannot be run).
+CMD's alone. CMD's environment gets ZTNC_ADDRS: its virtual addresses at start,
+as address/prefix separated by spaces (--local ones first).
+ztnc-run exits with CMD's exit status (128+N when CMD is killed by signal N;
+125 when ztnc-run itself fails, including when --wait runs out; 126/127 when
+CMD cannot be run).
 SIGINT, SIGTERM, SIGHUP and SIGQUIT are forwarded to CMD.
 `
 
@@ -77,6 +91,12 @@ func run(args []string) int {
 	mtu := fs.Uint("mtu", 2800, "")
 	grace := fs.Duration("grace", 2*time.Second, "")
 	verbose := fs.Bool("v", false, "")
+	var nets nwids
+	fs.Var(&nets, "nwid", "")
+	home := fs.String("d", "", "")
+	planet := fs.String("planet", os.Getenv("ZTNC_PLANET"), "")
+	port := fs.Int("port", 0, "")
+	wait := fs.Duration("wait", 60*time.Second, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Print(usage)
@@ -90,8 +110,20 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "ztnc-run: no command given\n\n%s", usage)
 		return 2
 	}
-	if len(locals) == 0 {
-		fmt.Fprintf(os.Stderr, "ztnc-run: give a network: --local CIDR\n\n%s", usage)
+	if len(nets) == 0 {
+		if env := os.Getenv("ZT_NC_NWID"); env != "" {
+			if err := nets.Set(env); err != nil {
+				fmt.Fprintf(os.Stderr, "ztnc-run: ZT_NC_NWID: %v\n", err)
+				return 2
+			}
+		}
+	}
+	if len(locals) == 0 && len(nets) == 0 {
+		fmt.Fprintf(os.Stderr, "ztnc-run: give a network: --local CIDR or --nwid NWID\n\n%s", usage)
+		return 2
+	}
+	if *port < 0 || *port > 65535 {
+		fmt.Fprintf(os.Stderr, "ztnc-run: --port %d: out of range\n", *port)
 		return 2
 	}
 	if *mtu < 1280 || *mtu > 65000 {
@@ -110,16 +142,34 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 		return 125
 	}
-	nic, err := st.AttachPort("local", netstack.NewNullPort(uint32(*mtu)))
-	if err != nil {
-		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
-		return 125
-	}
-	for _, p := range locals {
-		if err := st.AddAddress(nic, p); err != nil {
+	addrs := append([]netip.Prefix(nil), locals...)
+	if len(locals) > 0 {
+		nic, err := st.AttachPort("local", netstack.NewNullPort(uint32(*mtu)))
+		if err != nil {
 			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 			return 125
 		}
+		for _, p := range locals {
+			if err := st.AddAddress(nic, p); err != nil {
+				fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+				return 125
+			}
+		}
+	}
+	if len(nets) > 0 {
+		if *home == "" {
+			if *home, err = defaultHome(); err != nil {
+				fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+				return 125
+			}
+		}
+		svc, zaddrs, err := startZT(st, ztOptions{home: *home, planet: *planet, port: *port, nets: nets, wait: *wait}, os.Stderr, log)
+		if err != nil {
+			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+			return 125
+		}
+		defer svc.Close()
+		addrs = append(addrs, zaddrs...)
 	}
 	if path := os.Getenv("ZTNC_CPUPROFILE"); path != "" {
 		// For developers: a CPU profile of the supervisor, written at exit.
@@ -133,18 +183,27 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 		return 125
 	}
-	return supervise(sup, argv, *grace)
+	env := append(os.Environ(), "ZTNC_ADDRS="+joinPrefixes(addrs))
+	return supervise(sup, argv, env, *grace)
+}
+
+func joinPrefixes(ps []netip.Prefix) string {
+	ss := make([]string, len(ps))
+	for i, p := range ps {
+		ss[i] = p.String()
+	}
+	return strings.Join(ss, " ")
 }
 
 // supervise runs argv under sup and returns the exit status to use.
-func supervise(sup *supervisor.Supervisor, argv []string, grace time.Duration) int {
+func supervise(sup *supervisor.Supervisor, argv, env []string, grace time.Duration) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "ztnc-run: PR_SET_CHILD_SUBREAPER: %v\n", err)
 		return 125
 	}
 	sigs := make(chan os.Signal, 8)
 	signal.Notify(sigs, syscall.SIGINT, syscall.SIGTERM, syscall.SIGHUP, syscall.SIGQUIT)
-	cmd, lfd, err := supervisor.Start(argv, os.Environ())
+	cmd, lfd, err := supervisor.Start(argv, env)
 	if err != nil {
 		var ie *supervisor.InitError
 		if errors.As(err, &ie) && ie.Cmd.ProcessState != nil {
