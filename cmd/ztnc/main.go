@@ -8,6 +8,7 @@
 //	ztnc listnetworks [-j] [-d HOME]                   what zerotier-cli listnetworks prints
 //	ztnc controller <command> [args]                   manage our controller's networks and members
 //	ztnc idtool <command> [args]                       what zerotier-idtool does (plus mkplanet)
+//	ztnc lab up|down --dir DIR                         a root+controller and a network on this machine
 //	ztnc version
 //
 // Flags go before or after the verb alike; -D is zerotier-cli's spelling of
@@ -46,6 +47,7 @@ verbs:
   listnetworks          print zerotier-cli listnetworks lines
   controller <cmd> ...  manage the networks this node controls (ztnc controller help)
   idtool <command> ...  identities, signatures, moons and planets as zerotier-idtool (ztnc idtool help)
+  lab up|down --dir DIR a root+controller with a network on 127.0.0.1, in the background (ztnc lab help)
   version               print ztnc's version
 
 flags (before or after the verb):
@@ -62,6 +64,9 @@ func run(args []string, stdout, stderr io.Writer) int {
 	// idtool has positional arguments of its own; it takes none of the flags.
 	if len(args) > 0 && args[0] == "idtool" {
 		return idtool.Run(args[1:], idtool.Env{Stdout: stdout, Stderr: stderr})
+	}
+	if len(args) > 0 && args[0] == "lab" {
+		return runLab(args[1:], stdout, stderr)
 	}
 	o, err := parseArgs(args)
 	if err != nil {
