@@ -153,7 +153,14 @@ static void *con_thread(void *arg)
 	c->err = errno;
 	if (c->r < 0 && c->err == EINTR) {
 		atomic_store(&c->interrupted, 1);
-		/* the handshake goes on in the background */
+		/* The handshake goes on in the background. Connect again, as portable
+		 * code does after EINTR: Linux says EALREADY (or EISCONN/0 once done).
+		 * Under ztnc-run the signal can also have come before the connect
+		 * started (README "Known differences"); this starts it. */
+		int r;
+		while ((r = connect(c->fd, (struct sockaddr *)&c->to, salen(&c->to))) < 0 && errno == EINTR)
+			;
+		(void)r;
 		c->pollout = !!(wait_poll(c->fd, POLLOUT, -1) & POLLOUT);
 		c->soerr = sockerr(c->fd);
 	}
@@ -417,6 +424,10 @@ static void storm_case(int restart, int accepting)
 	struct sockaddr_storage ma, pa;
 	sockname(m, &ma);
 	socklen_t len = sizeof pa;
+	/* Wait for it to be acceptable: on Linux it is by the time connect()
+	 * returns; under ztnc-run it can take a moment more (README "Known
+	 * differences"). The listener may be non-blocking here. */
+	wait_poll(s.l, POLLIN, 10000);
 	int a = CK(accept(s.l, (struct sockaddr *)&pa, &len));
 	if (accepting) {
 		OUT("%s: clients=%d each_once=%d bad=%d next_is_marker=%d", name, STORM, once, s.bad, sa_eq(&pa, &ma));
