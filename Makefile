@@ -25,13 +25,12 @@ unit:
 static:
 	$(GO) build -tags netgo,osusergo -ldflags '-linkmode external -extldflags "-static"' -o bin/ztnc-run-static ./cmd/ztnc-run
 
-# The README's first command: a web server and a client on a private virtual
-# network of their own, nothing on the host's network.
+# The README's first command: a lab (ztnc root + controller + network on this
+# machine), a web server under ztnc-run on node A, curl under ztnc-run on node
+# B fetching README.md from A's virtual address. Offline; nothing on the
+# host's network.
 demo: build
-	./bin/ztnc-run --local 10.9.0.1/24 -- sh -c '\
-	  python3 -m http.server 8080 --bind 10.9.0.1 >/dev/null 2>&1 & \
-	  for i in $$(seq 50); do curl -sf -o /dev/null http://10.9.0.1:8080/ && break; sleep 0.1; done; \
-	  curl -s http://10.9.0.1:8080/README.md'
+	./tests/demo.sh
 
 bench: build
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) run ./tests/bench
