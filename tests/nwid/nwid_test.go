@@ -98,9 +98,11 @@ func TestWalkthrough(t *testing.T) {
 
 			// Node A: flags, and the addresses CMD gets in ZTNC_ADDRS.
 			addrFile := filepath.Join(base, "addrs")
-			serve := `echo "$ZTNC_ADDRS" > ` + addrFile + `.tmp && mv ` + addrFile + `.tmp ` + addrFile + `
-for a in $ZTNC_ADDRS; do case $a in *.*) ip=${a%/*};; esac; done
-exec python3 -m http.server 8080 --bind "$ip"`
+			// HTTP on both address families (http.server's dual-stack bind
+			// to ::), and a UDP echo server likewise.
+			serve := `python3 -c '` + udpEcho + `' &
+echo "$ZTNC_ADDRS" > ` + addrFile + `.tmp && mv ` + addrFile + `.tmp ` + addrFile + `
+exec python3 -m http.server 8080 --bind ::`
 			argv := u.Wrap(run, "-d", filepath.Join(base, "home-a"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c", serve)
 			a := exec.Command(argv[0], argv[1:]...)
 			a.Dir, a.Env = www, []string{path}
@@ -160,8 +162,11 @@ exec python3 -m http.server 8080 --bind "$ip"`
 			// Node B: the network and planet from the environment, as the
 			// lab's export line gives them.
 			url := "http://" + v4.String() + ":8080/README.md"
+			url6 := "http://[" + v6.String() + "]:8080/README.md"
 			fetch := `for i in $(seq 150); do curl -sf -o /dev/null ` + url + ` && break; sleep 0.2; done
 curl -sS --max-time 20 ` + url + ` > ` + filepath.Join(base, "got") + ` || exit 1
+curl -sS --max-time 20 -g ` + url6 + ` > ` + filepath.Join(base, "got6") + ` || exit 1
+python3 -c '` + udpClient + `' ` + v4.String() + ` ` + v6.String() + ` || exit 1
 ` + ping + ` -n -c 2 -i 0.2 -W 5 ` + v4.String() + ` || exit 1
 ` + ping + ` -6 -n -c 2 -i 0.2 -W 5 ` + v6.String()
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
@@ -172,9 +177,17 @@ curl -sS --max-time 20 ` + url + ` > ` + filepath.Join(base, "got") + ` || exit 
 			if err != nil {
 				t.Fatalf("node B: %v", err)
 			}
-			got, err := os.ReadFile(filepath.Join(base, "got"))
-			if err != nil || !bytes.Equal(got, readme) {
-				t.Fatalf("B fetched %d bytes (%v), want README.md's %d", len(got), err, len(readme))
+			for _, f := range []string{"got", "got6"} {
+				got, err := os.ReadFile(filepath.Join(base, f))
+				if err != nil || !bytes.Equal(got, readme) {
+					t.Fatalf("B fetched %d bytes into %s (%v), want README.md's %d", len(got), f, err, len(readme))
+				}
+			}
+			for _, ip := range []netip.Addr{v4, v6} {
+				// The echo names the datagram's true source and comes back from A.
+				if want := "udp " + ip.String() + " echo:ping-ztnc from " + ip.String(); !strings.Contains(string(out), want) {
+					t.Errorf("no UDP echo from %s (want %q)", ip, want)
+				}
 			}
 			for _, ip := range []netip.Addr{v4, v6} {
 				if n := countReplies(string(out), ip); n != 2 {
@@ -187,6 +200,37 @@ curl -sS --max-time 20 ` + url + ` > ` + filepath.Join(base, "got") + ` || exit 
 		})
 	}
 }
+
+// udpEcho answers each datagram on [::]:9999 (IPv4 too, dual-stack).
+const udpEcho = `
+import socket
+s = socket.socket(socket.AF_INET6, socket.SOCK_DGRAM)
+s.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+s.bind(("::", 9999))
+while True:
+    d, a = s.recvfrom(2048)
+    s.sendto(b"echo:" + d, a)
+`
+
+// udpClient sends a datagram to port 9999 of each address given and prints
+// the answer with the address it came from; it fails if one never comes.
+const udpClient = `
+import socket, sys
+for host in sys.argv[1:]:
+    fam = socket.AF_INET6 if ":" in host else socket.AF_INET
+    s = socket.socket(fam, socket.SOCK_DGRAM)
+    s.settimeout(3)
+    for i in range(10):
+        s.sendto(b"ping-ztnc", (host, 9999))
+        try:
+            d, a = s.recvfrom(2048)
+        except socket.timeout:
+            continue
+        print("udp", host, d.decode(), "from", a[0])
+        break
+    else:
+        sys.exit("no UDP echo from " + host)
+`
 
 func countReplies(out string, from netip.Addr) int {
 	n := 0
