@@ -135,7 +135,93 @@ static void connrate(double secs) {
 	printf("conn_per_s=%.0f\n", n / d);
 }
 
+// Two-process modes, for two nodes: a sink and an echo server, and their
+// clients. Servers listen on [::]:PORT (IPv4 too) and run until killed.
+static int listen_any(int port) {
+	int l = socket(AF_INET6, SOCK_STREAM, 0), zero = 0, one = 1;
+	setsockopt(l, IPPROTO_IPV6, IPV6_V6ONLY, &zero, sizeof zero);
+	setsockopt(l, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+	struct sockaddr_in6 sa = { .sin6_family = AF_INET6, .sin6_port = htons(port) };
+	if (bind(l, (void *)&sa, sizeof sa) < 0) die("bind");
+	if (listen(l, 128) < 0) die("listen");
+	return l;
+}
+
+static void sink(int port) {
+	int l = listen_any(port);
+	static char buf[1 << 16];
+	for (;;) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0) continue;
+		while (read(c, buf, sizeof buf) > 0) {}
+		close(c);
+	}
+}
+
+static void echo(int port) {
+	int l = listen_any(port);
+	for (;;) {
+		int c = accept(l, NULL, NULL);
+		if (c < 0) continue;
+		char b[64];
+		if (read(c, b, sizeof b) > 0) write(c, b, sizeof b);
+		close(c);
+	}
+}
+
+static int dial(const char *host, int port) {
+	struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = htons(port) };
+	if (inet_pton(AF_INET, host, &sa.sin_addr) != 1) { fprintf(stderr, "bad host %s\n", host); exit(2); }
+	int s = socket(AF_INET, SOCK_STREAM, 0);
+	if (connect(s, (void *)&sa, sizeof sa) < 0) die("connect");
+	return s;
+}
+
+// source: MB megabytes over each of N streams at once, then the total rate.
+static void source(const char *host, int port, int mb, int n) {
+	double a = now();
+	pid_t kids[16];
+	for (int k = 0; k < n; k++) {
+		if ((kids[k] = fork()) == 0) {
+			int s = dial(host, port);
+			static char buf[1 << 16];
+			for (long long left = (long long)mb << 20; left > 0;) {
+				ssize_t w = write(s, buf, left < (long long)sizeof buf ? left : sizeof buf);
+				if (w <= 0) die("write");
+				left -= w;
+			}
+			shutdown(s, SHUT_WR);
+			while (read(s, buf, sizeof buf) > 0) {}
+			_exit(0);
+		}
+	}
+	for (int k = 0; k < n; k++) {
+		int st;
+		waitpid(kids[k], &st, 0);
+		if (!WIFEXITED(st) || WEXITSTATUS(st)) { fprintf(stderr, "source: a stream failed\n"); exit(1); }
+	}
+	printf("streams%d_MBps=%.1f\n", n, (double)mb * n / (now() - a));
+}
+
+static void connclient(const char *host, int port, double secs) {
+	int n = 0;
+	double a = now(), d;
+	while ((d = now() - a) < secs) {
+		int s = dial(host, port);
+		char b[64] = {0};
+		write(s, b, sizeof b);
+		if (read(s, b, sizeof b) != sizeof b) die("read");
+		close(s);
+		n++;
+	}
+	printf("conn_per_s=%.0f\n", n / d);
+}
+
 int main(int argc, char **argv) {
+	if (argc >= 3 && !strcmp(argv[1], "sink")) { sink(atoi(argv[2])); return 0; }
+	if (argc >= 3 && !strcmp(argv[1], "echo")) { echo(atoi(argv[2])); return 0; }
+	if (argc >= 6 && !strcmp(argv[1], "source")) { source(argv[2], atoi(argv[3]), atoi(argv[4]), atoi(argv[5])); return 0; }
+	if (argc >= 5 && !strcmp(argv[1], "connclient")) { connclient(argv[2], atoi(argv[3]), atof(argv[4])); return 0; }
 	if (argc < 3) { fprintf(stderr, "usage: bench trap|untrapped|bulk|connrate N\n"); return 2; }
 	if (!strcmp(argv[1], "trap")) trap(atoi(argv[2]));
 	else if (!strcmp(argv[1], "untrapped")) untrapped(atoi(argv[2]));
