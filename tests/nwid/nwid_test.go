@@ -96,64 +96,21 @@ func TestWalkthrough(t *testing.T) {
 				t.Fatalf("copying ping: %v %s", err, out)
 			}
 
-			// Node A: flags, and the addresses CMD gets in ZTNC_ADDRS.
-			addrFile := filepath.Join(base, "addrs")
-			// HTTP on both address families (http.server's dual-stack bind
-			// to ::), and a UDP echo server likewise.
-			serve := `python3 -c '` + udpEcho + `' &
-echo "$ZTNC_ADDRS" > ` + addrFile + `.tmp && mv ` + addrFile + `.tmp ` + addrFile + `
-exec python3 -m http.server 8080 --bind ::`
-			argv := u.Wrap(run, "-d", filepath.Join(base, "home-a"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c", serve)
-			a := exec.Command(argv[0], argv[1:]...)
-			a.Dir, a.Env = www, []string{path}
-			var aOut bytes.Buffer
-			a.Stdout, a.Stderr = &aOut, &aOut
-			a.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			a.WaitDelay = 5 * time.Second
-			if err := a.Start(); err != nil {
-				t.Fatal(err)
-			}
-			aDone := make(chan error, 1)
-			go func() { aDone <- a.Wait() }()
-			defer func() {
-				syscall.Kill(-a.Process.Pid, syscall.SIGTERM)
-				select {
-				case <-aDone:
-				case <-time.After(10 * time.Second):
-					syscall.Kill(-a.Process.Pid, syscall.SIGKILL)
-					<-aDone
-				}
-				t.Logf("node A:\n%s", aOut.String())
-			}()
+			// Node A: flags, and the addresses CMD gets in ZTNC_ADDRS. HTTP on
+			// both address families (http.server's dual-stack bind to ::),
+			// and a UDP echo server likewise.
+			addrs := startNodeA(t, www, `python3 -c '`+udpEcho+`' &`,
+				u.Wrap(run, "-d", filepath.Join(base, "home-a"), "--planet", planet, "--nwid", nwid, "--")...)
 			var v4, v6 netip.Addr
-			deadline := time.After(90 * time.Second)
-			for !v4.IsValid() || !v6.IsValid() {
-				select {
-				case err := <-aDone:
-					aDone <- err
-					t.Fatalf("node A exited before serving: %v", err)
-				case <-deadline:
-					t.Fatal("node A got no addresses")
-				case <-time.After(50 * time.Millisecond):
+			for _, p := range addrs {
+				if p.Addr().Is4() {
+					v4 = p.Addr()
+				} else {
+					v6 = p.Addr()
 				}
-				b, err := os.ReadFile(addrFile)
-				if err != nil {
-					continue
-				}
-				for _, f := range strings.Fields(string(b)) {
-					p, err := netip.ParsePrefix(f)
-					if err != nil {
-						t.Fatalf("ZTNC_ADDRS %q: %v", b, err)
-					}
-					if p.Addr().Is4() {
-						v4 = p.Addr()
-					} else {
-						v6 = p.Addr()
-					}
-				}
-				if !v4.IsValid() || !v6.IsValid() {
-					t.Fatalf("ZTNC_ADDRS %q: want an IPv4 and an IPv6 address", b)
-				}
+			}
+			if !v4.IsValid() || !v6.IsValid() {
+				t.Fatalf("ZTNC_ADDRS %v: want an IPv4 and an IPv6 address", addrs)
 			}
 			if !netip.MustParsePrefix("fd00::/8").Contains(v6) {
 				t.Errorf("A's IPv6 address %s is not RFC4193", v6)
@@ -231,6 +188,64 @@ for host in sys.argv[1:]:
     else:
         sys.exit("no UDP echo from " + host)
 `
+
+// startNodeA runs node A, whose ztnc-run argv ends with "--": a shell runs
+// pre (a background server or nothing), then python3's http.server on [::]:8080
+// in dir. It returns A's addresses (ZTNC_ADDRS) once A has them; A is
+// stopped when the test ends.
+func startNodeA(t *testing.T, dir, pre string, argv ...string) []netip.Prefix {
+	t.Helper()
+	addrFile := filepath.Join(filepath.Dir(dir), "addrs")
+	serve := pre + `
+echo "$ZTNC_ADDRS" > ` + addrFile + `.tmp && mv ` + addrFile + `.tmp ` + addrFile + `
+exec python3 -m http.server 8080 --bind ::`
+	argv = append(argv, "sh", "-c", serve)
+	a := exec.Command(argv[0], argv[1:]...)
+	a.Dir, a.Env = dir, []string{path}
+	var out bytes.Buffer
+	a.Stdout, a.Stderr = &out, &out
+	a.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	a.WaitDelay = 5 * time.Second
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	done := make(chan error, 1)
+	go func() { done <- a.Wait() }()
+	t.Cleanup(func() {
+		syscall.Kill(-a.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-done:
+		case <-time.After(10 * time.Second):
+			syscall.Kill(-a.Process.Pid, syscall.SIGKILL)
+			<-done
+		}
+		t.Logf("node A:\n%s", out.String())
+	})
+	deadline := time.After(90 * time.Second)
+	for {
+		select {
+		case err := <-done:
+			done <- err
+			t.Fatalf("node A exited before serving: %v", err)
+		case <-deadline:
+			t.Fatal("node A got no addresses")
+		case <-time.After(50 * time.Millisecond):
+		}
+		b, err := os.ReadFile(addrFile)
+		if err != nil {
+			continue
+		}
+		var addrs []netip.Prefix
+		for _, f := range strings.Fields(string(b)) {
+			p, err := netip.ParsePrefix(f)
+			if err != nil {
+				t.Fatalf("ZTNC_ADDRS %q: %v", b, err)
+			}
+			addrs = append(addrs, p)
+		}
+		return addrs
+	}
+}
 
 func countReplies(out string, from netip.Addr) int {
 	n := 0

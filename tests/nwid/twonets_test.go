@@ -9,7 +9,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"syscall"
 	"testing"
 	"time"
 
@@ -50,59 +49,21 @@ func TestTwoNetworks(t *testing.T) {
 			if err := os.WriteFile(filepath.Join(www, "file.txt"), want, 0o644); err != nil {
 				t.Fatal(err)
 			}
-			addrFile := filepath.Join(base, "addrs")
-			serve := `echo "$ZTNC_ADDRS" > ` + addrFile + `.tmp && mv ` + addrFile + `.tmp ` + addrFile + `
-exec python3 -m http.server 8080 --bind ::`
-			argv := u.Wrap(run, "-d", filepath.Join(base, "home-a"), "--planet", planet,
-				"--nwid", nwid1, "--nwid", nwid2, "--", "sh", "-c", serve)
-			a := exec.Command(argv[0], argv[1:]...)
-			a.Dir, a.Env = www, []string{path}
-			var aOut bytes.Buffer
-			a.Stdout, a.Stderr = &aOut, &aOut
-			a.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-			a.WaitDelay = 5 * time.Second
-			if err := a.Start(); err != nil {
-				t.Fatal(err)
-			}
-			aDone := make(chan error, 1)
-			go func() { aDone <- a.Wait() }()
-			defer func() {
-				syscall.Kill(-a.Process.Pid, syscall.SIGTERM)
-				select {
-				case <-aDone:
-				case <-time.After(10 * time.Second):
-					syscall.Kill(-a.Process.Pid, syscall.SIGKILL)
-					<-aDone
-				}
-				t.Logf("node A:\n%s", aOut.String())
-			}()
+			addrs := startNodeA(t, www, "",
+				u.Wrap(run, "-d", filepath.Join(base, "home-a"), "--planet", planet, "--nwid", nwid1, "--nwid", nwid2, "--")...)
 			// A's IPv4 address on each network.
 			var on1, on2 netip.Addr
 			net1, net2 := netip.MustParsePrefix("10.147.17.0/24"), netip.MustParsePrefix("10.148.18.0/24")
-			for deadline := time.Now().Add(90 * time.Second); !on1.IsValid() || !on2.IsValid(); {
-				if time.Now().After(deadline) {
-					t.Fatal("node A got no address on both networks")
+			for _, p := range addrs {
+				switch {
+				case net1.Contains(p.Addr()):
+					on1 = p.Addr()
+				case net2.Contains(p.Addr()):
+					on2 = p.Addr()
 				}
-				select {
-				case err := <-aDone:
-					aDone <- err
-					t.Fatalf("node A exited before serving: %v", err)
-				case <-time.After(50 * time.Millisecond):
-				}
-				b, err := os.ReadFile(addrFile)
-				if err != nil {
-					continue
-				}
-				for _, f := range strings.Fields(string(b)) {
-					if p, err := netip.ParsePrefix(f); err == nil && net1.Contains(p.Addr()) {
-						on1 = p.Addr()
-					} else if err == nil && net2.Contains(p.Addr()) {
-						on2 = p.Addr()
-					}
-				}
-				if !on1.IsValid() || !on2.IsValid() {
-					t.Fatalf("ZTNC_ADDRS %q: want an address in %s and in %s", b, net1, net2)
-				}
+			}
+			if !on1.IsValid() || !on2.IsValid() {
+				t.Fatalf("ZTNC_ADDRS %v: want an address in %s and in %s", addrs, net1, net2)
 			}
 			fetch := ""
 			for i, ip := range []netip.Addr{on1, on2} {
