@@ -4,44 +4,19 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"encoding/hex"
-	"encoding/json"
 	"net/netip"
-	"os"
 	"testing"
 
 	"ztnc/zerotier/address"
 	"ztnc/zerotier/crypto/c25519"
 	"ztnc/zerotier/identity"
+	"ztnc/zerotier/internal/vl2kat"
 	"ztnc/zerotier/rules"
 )
 
-func kat(t testing.TB, name string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vl2-kat.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct{ Vectors []map[string]any }
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range f.Vectors {
-		if v["name"] == name {
-			return v
-		}
-	}
-	t.Fatalf("vector %s missing", name)
-	return nil
-}
+var kat = vl2kat.Vector
 
-func unhex(t testing.TB, s any) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s.(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var unhex = vl2kat.Unhex
 
 // testSigner is an identity at addr whose Ed25519 half is the KAT's test
 // seed (the X25519 half is irrelevant to signatures).

@@ -2,39 +2,14 @@ package dictionary
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
-	"os"
 	"testing"
+
+	"ztnc/zerotier/internal/vl2kat"
 )
 
-func kat(t *testing.T, name string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vl2-kat.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct{ Vectors []map[string]any }
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range f.Vectors {
-		if v["name"] == name {
-			return v
-		}
-	}
-	t.Fatalf("vector %s missing", name)
-	return nil
-}
+var kat = vl2kat.Vector
 
-func unhex(t *testing.T, s any) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s.(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var unhex = vl2kat.Unhex
 
 func TestEscapeKAT(t *testing.T) {
 	v := kat(t, "dictionary_escape")

@@ -3,11 +3,8 @@ package netconf
 import (
 	"bytes"
 	"crypto/ed25519"
-	"encoding/hex"
-	"encoding/json"
 	"net"
 	"net/netip"
-	"os"
 	"strconv"
 	"strings"
 	"testing"
@@ -16,36 +13,13 @@ import (
 	"ztnc/zerotier/credential"
 	"ztnc/zerotier/crypto/c25519"
 	"ztnc/zerotier/identity"
+	"ztnc/zerotier/internal/vl2kat"
 	"ztnc/zerotier/rules"
 )
 
-func kat(t testing.TB, name string) map[string]any {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vl2-kat.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct{ Vectors []map[string]any }
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range f.Vectors {
-		if v["name"] == name {
-			return v
-		}
-	}
-	t.Fatalf("vector %s missing", name)
-	return nil
-}
+var kat = vl2kat.Vector
 
-func unhex(t testing.TB, s any) []byte {
-	t.Helper()
-	b, err := hex.DecodeString(s.(string))
-	if err != nil {
-		t.Fatal(err)
-	}
-	return b
-}
+var unhex = vl2kat.Unhex
 
 func ids(t testing.TB, v map[string]any) (uint64, address.Address) {
 	nw, err := strconv.ParseUint(v["network_id"].(string), 16, 64)

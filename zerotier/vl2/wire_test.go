@@ -2,38 +2,15 @@ package vl2
 
 import (
 	"bytes"
-	"encoding/hex"
-	"encoding/json"
 	"net/netip"
-	"os"
 	"testing"
 
 	"ztnc/zerotier/address"
+	"ztnc/zerotier/internal/vl2kat"
 	"ztnc/zerotier/netconf"
 )
 
-func kat(t testing.TB, name string) []byte {
-	t.Helper()
-	b, err := os.ReadFile("testdata/vl2-kat.json")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var f struct{ Vectors []map[string]any }
-	if err := json.Unmarshal(b, &f); err != nil {
-		t.Fatal(err)
-	}
-	for _, v := range f.Vectors {
-		if v["name"] == name {
-			h, err := hex.DecodeString(v["hex"].(string))
-			if err != nil {
-				t.Fatal(err)
-			}
-			return h
-		}
-	}
-	t.Fatalf("vector %s missing", name)
-	return nil
-}
+var kat = vl2kat.Hex
 
 const katNW = 0x8056c2e21c84a027
 
