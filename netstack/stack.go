@@ -106,20 +106,56 @@ func (st *Stack) AddAddress(nic tcpip.NICID, prefix netip.Prefix) error {
 	return nil
 }
 
+// RemoveAddress undoes AddAddress: the address leaves nic (and loopback),
+// and its subnet route goes.
+func (st *Stack) RemoveAddress(nic tcpip.NICID, prefix netip.Prefix) {
+	a := tcpip.AddrFromSlice(prefix.Addr().Unmap().AsSlice())
+	st.Stack.RemoveAddress(nic, a)
+	if nic != LoopbackNIC {
+		st.Stack.RemoveAddress(LoopbackNIC, a)
+	}
+	st.RemoveRoute(nic, prefix.Masked(), netip.Addr{})
+}
+
 // AddRouteVia routes dst through nic, to gateway gw when it is valid.
 func (st *Stack) AddRouteVia(nic tcpip.NICID, dst netip.Prefix, gw netip.Addr) {
-	sub, err := tcpip.NewSubnet(tcpip.AddrFromSlice(dst.Addr().Unmap().AsSlice()), tcpip.MaskFromBytes(prefixMask(dst)))
-	if err != nil {
+	r, ok := route(nic, dst, gw)
+	if !ok {
 		return
-	}
-	r := tcpip.Route{Destination: sub, NIC: nic}
-	if gw.IsValid() {
-		r.Gateway = tcpip.AddrFromSlice(gw.Unmap().AsSlice())
 	}
 	st.mu.Lock()
 	defer st.mu.Unlock()
 	st.routes = append(st.routes, r)
 	st.SetRouteTable(st.routes)
+}
+
+// RemoveRoute removes the route AddRouteVia made with the same arguments.
+func (st *Stack) RemoveRoute(nic tcpip.NICID, dst netip.Prefix, gw netip.Addr) {
+	r, ok := route(nic, dst, gw)
+	if !ok {
+		return
+	}
+	st.mu.Lock()
+	defer st.mu.Unlock()
+	for i, x := range st.routes {
+		if x == r {
+			st.routes = append(st.routes[:i], st.routes[i+1:]...)
+			break
+		}
+	}
+	st.SetRouteTable(st.routes)
+}
+
+func route(nic tcpip.NICID, dst netip.Prefix, gw netip.Addr) (tcpip.Route, bool) {
+	sub, err := tcpip.NewSubnet(tcpip.AddrFromSlice(dst.Addr().Unmap().AsSlice()), tcpip.MaskFromBytes(prefixMask(dst)))
+	if err != nil {
+		return tcpip.Route{}, false
+	}
+	r := tcpip.Route{Destination: sub, NIC: nic}
+	if gw.IsValid() {
+		r.Gateway = tcpip.AddrFromSlice(gw.Unmap().AsSlice())
+	}
+	return r, true
 }
 
 func prefixMask(p netip.Prefix) []byte {

@@ -71,3 +71,41 @@ func TestPingOwnAddresses(t *testing.T) {
 		ep.Close()
 	}
 }
+
+// What AddAddress and AddRouteVia add, RemoveAddress and RemoveRoute take
+// away again (a network's config can drop an address or a route).
+func TestRemoveAddressAndRoute(t *testing.T) {
+	st := newLocal(t)
+	nic := tcpip.NICID(LoopbackNIC + 1)
+	p := netip.MustParsePrefix("10.50.0.7/16")
+	if err := st.AddAddress(nic, p); err != nil {
+		t.Fatal(err)
+	}
+	st.AddRouteVia(nic, netip.MustParsePrefix("10.60.0.0/16"), netip.MustParseAddr("10.50.0.1"))
+	has := func(dst string) bool {
+		for _, r := range st.GetRouteTable() {
+			if r.Destination.String() == dst {
+				return true
+			}
+		}
+		return false
+	}
+	if !has("10.50.0.0/16") || !has("10.60.0.0/16") {
+		t.Fatalf("routes missing after adding: %v", st.GetRouteTable())
+	}
+	st.RemoveRoute(nic, netip.MustParsePrefix("10.60.0.0/16"), netip.MustParseAddr("10.50.0.1"))
+	st.RemoveAddress(nic, p)
+	if has("10.50.0.0/16") || has("10.60.0.0/16") {
+		t.Fatalf("routes left after removing: %v", st.GetRouteTable())
+	}
+	for _, id := range []tcpip.NICID{nic, LoopbackNIC} {
+		for _, a := range st.AllAddresses()[id] {
+			if a.AddressWithPrefix.Address.String() == "10.50.0.7" {
+				t.Fatalf("address left on NIC %d", id)
+			}
+		}
+	}
+	if !has("10.9.0.0/24") {
+		t.Fatal("an unrelated route went too")
+	}
+}

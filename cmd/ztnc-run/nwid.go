@@ -152,7 +152,7 @@ func attachNetwork(st *netstack.Stack, n *vl2.Network) ([]netip.Prefix, error) {
 	if err != nil {
 		return nil, fmt.Errorf("network %016x: %w", n.ID(), err)
 	}
-	s := &nicSync{st: st, nic: nic, port: port, addrs: map[netip.Prefix]bool{}, routes: map[string]bool{}}
+	s := &nicSync{st: st, nic: nic, port: port, addrs: map[netip.Prefix]bool{}, routes: map[vl2Route]bool{}}
 	port.OnConfigChange(s.apply)
 	if err := s.apply1(); err != nil {
 		return nil, fmt.Errorf("network %016x: %w", n.ID(), err)
@@ -168,7 +168,12 @@ type nicSync struct {
 
 	mu     sync.Mutex
 	addrs  map[netip.Prefix]bool
-	routes map[string]bool
+	routes map[vl2Route]bool
+}
+
+type vl2Route struct {
+	target netip.Prefix
+	via    netip.Addr
 }
 
 func (s *nicSync) apply() {
@@ -177,8 +182,7 @@ func (s *nicSync) apply() {
 	}
 }
 
-// apply1 adds new addresses and routes and removes addresses the config no
-// longer has. Routes are only added: netstack keeps its table append-only.
+// apply1 brings the NIC's addresses and routes in line with the config.
 func (s *nicSync) apply1() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -196,17 +200,23 @@ func (s *nicSync) apply1() error {
 	}
 	for p := range s.addrs {
 		if !want[p] {
-			a := tcpip.AddrFromSlice(p.Addr().Unmap().AsSlice())
-			s.st.Stack.RemoveAddress(s.nic, a)
-			s.st.Stack.RemoveAddress(netstack.LoopbackNIC, a)
+			s.st.RemoveAddress(s.nic, p)
 			delete(s.addrs, p)
 		}
 	}
+	wantRoutes := map[vl2Route]bool{}
 	for _, r := range s.port.Routes() {
-		key := r.Target.String() + " via " + r.Via.String()
-		if !s.routes[key] {
-			s.routes[key] = true
+		k := vl2Route{r.Target, r.Via}
+		wantRoutes[k] = true
+		if !s.routes[k] {
+			s.routes[k] = true
 			s.st.AddRouteVia(s.nic, r.Target, r.Via)
+		}
+	}
+	for k := range s.routes {
+		if !wantRoutes[k] {
+			s.st.RemoveRoute(s.nic, k.target, k.via)
+			delete(s.routes, k)
 		}
 	}
 	return errors.Join(errs...)
