@@ -41,6 +41,8 @@ Flags:
                    Default: $ZT_NC_NWID (IDs separated by commas or spaces).
   -d HOME          the node's home: identity (created on first use), planet,
                    networks.d/. Default $ZTNC_HOME, else ~/.ztnc.
+  --ephemeral      a fresh identity in a temporary HOME, removed at exit
+                   (a new member each run; for containers). Not with -d.
   --planet FILE    use this planet instead of ZeroTier's (default $ZTNC_PLANET;
                    ` + "`ztnc lab up`" + ` writes one for a network on this machine)
   --port N         the node's UDP port (default 9993, another if it is taken)
@@ -97,6 +99,7 @@ func run(args []string) int {
 	planet := fs.String("planet", os.Getenv("ZTNC_PLANET"), "")
 	port := fs.Int("port", 0, "")
 	wait := fs.Duration("wait", 60*time.Second, "")
+	ephemeral := fs.Bool("ephemeral", false, "")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Print(usage)
@@ -120,6 +123,10 @@ func run(args []string) int {
 	}
 	if len(locals) == 0 && len(nets) == 0 {
 		fmt.Fprintf(os.Stderr, "ztnc-run: give a network: --local CIDR or --nwid NWID\n\n%s", usage)
+		return 2
+	}
+	if *ephemeral && (*home != "" || len(nets) == 0) {
+		fmt.Fprintf(os.Stderr, "ztnc-run: --ephemeral goes with --nwid and without -d\n\n%s", usage)
 		return 2
 	}
 	if *port < 0 || *port > 65535 {
@@ -157,6 +164,15 @@ func run(args []string) int {
 		}
 	}
 	if len(nets) > 0 {
+		if *ephemeral {
+			dir, remove, err := ephemeralHome()
+			if err != nil {
+				fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+				return 125
+			}
+			defer remove()
+			*home = dir
+		}
 		if *home == "" {
 			if *home, err = defaultHome(); err != nil {
 				fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
