@@ -8,6 +8,7 @@ import (
 	"net/http"
 	"strconv"
 	"strings"
+	"time"
 
 	"ztnc/zerotier/api"
 	"ztnc/zerotier/service"
@@ -96,14 +97,14 @@ func runNetworks(o *options, stdout, stderr io.Writer) int {
 	switch o.verb {
 	case "join", "leave":
 		if len(o.args) != 1 || !validNWID(o.args[0]) {
-			fmt.Fprintf(stdout, "invalid network id: %s\n", strings.Join(o.args, " "))
-			return 1
+			fmt.Fprintf(stdout, "invalid network id\n") // zerotier-cli's words and status
+			return 2
 		}
 		method, body := http.MethodPost, []byte("{}")
 		if o.verb == "leave" {
 			method, body = http.MethodDelete, nil
 		}
-		code, j, raw, ok := do(method, "/network/"+o.args[0], body)
+		code, _, raw, ok := do(method, "/network/"+o.args[0], body)
 		if !ok {
 			return 1
 		}
@@ -112,7 +113,8 @@ func runNetworks(o *options, stdout, stderr io.Writer) int {
 			return 1
 		}
 		if o.json {
-			return printJSON(j)
+			stdout.Write(raw) // zerotier-cli prints the body as it came, without a newline
+			return 0
 		}
 		fmt.Fprintf(stdout, "200 %s OK\n", o.verb)
 		return 0
@@ -128,15 +130,16 @@ func runNetworks(o *options, stdout, stderr io.Writer) int {
 		if o.json {
 			return printJSON(j)
 		}
-		printNetworks(stdout, j)
+		printNetworks(stdout, j, time.Now().UnixMilli())
 		return 0
 	}
 	return runController(o, c, do, printJSON, stdout)
 }
 
-// printNetworks prints zerotier-cli's listnetworks lines (an empty device
-// name prints as "-": our ports are not OS interfaces).
-func printNetworks(w io.Writer, j any) {
+// printNetworks prints zerotier-cli's listnetworks lines, fields rendered
+// as OSUtils::jsonString does (our device name is empty: ports are not OS
+// interfaces), with the SSO lines under a network that has SSO enabled.
+func printNetworks(w io.Writer, j any, now int64) {
 	fmt.Fprint(w, "200 listnetworks <nwid> <name> <mac> <status> <type> <dev> <ZT assigned ips>\n")
 	nets, _ := j.([]any)
 	for _, x := range nets {
@@ -147,19 +150,50 @@ func printNetworks(w io.Writer, j any) {
 		var ips []string
 		aa, _ := n["assignedAddresses"].([]any)
 		for _, a := range aa {
-			ips = append(ips, str(a))
+			if s, ok := a.(string); ok {
+				ips = append(ips, s)
+			}
 		}
-		ipl := "-"
-		if len(ips) > 0 {
-			ipl = strings.Join(ips, ",")
+		ipl := strings.Join(ips, ",")
+		if ipl == "" {
+			ipl = "-"
 		}
-		dev := str(n["portDeviceName"])
-		if s, _ := n["portDeviceName"].(string); s == "" {
-			dev = "-"
+		status := jsonString(n["status"], "-")
+		fmt.Fprintf(w, "200 listnetworks %s %s %s %s %s %s %s\n", jsonString(n["nwid"], "-"), jsonString(n["name"], "-"),
+			jsonString(n["mac"], "-"), status, jsonString(n["type"], "-"), jsonString(n["portDeviceName"], "-"), ipl)
+		if n["ssoEnabled"] == true {
+			switch status {
+			case "AUTHENTICATION_REQUIRED":
+				fmt.Fprintf(w, "    AUTH EXPIRED, URL: %s\n", jsonString(n["authenticationURL"], "(null)"))
+			case "OK":
+				if in := (num(n["authenticationExpiryTime"]) - now) / 1000; in >= 0 {
+					fmt.Fprintf(w, "    AUTH OK, expires in: %d seconds\n", in)
+				}
+			}
 		}
-		name, _ := n["name"].(string)
-		fmt.Fprintf(w, "200 listnetworks %s %s %s %s %s %s %s\n", str(n["nwid"]), name, str(n["mac"]), str(n["status"]), str(n["type"]), dev, ipl)
 	}
+}
+
+// jsonString is OSUtils::jsonString: strings as they are, numbers as
+// unsigned decimals, booleans as 1/0, anything else dfl.
+func jsonString(v any, dfl string) string {
+	switch x := v.(type) {
+	case string:
+		return x
+	case json.Number:
+		if i, err := x.Int64(); err == nil {
+			return strconv.FormatUint(uint64(i), 10)
+		}
+		if f, err := x.Float64(); err == nil {
+			return strconv.FormatUint(uint64(f), 10)
+		}
+	case bool:
+		if x {
+			return "1"
+		}
+		return "0"
+	}
+	return dfl
 }
 
 func runController(o *options, c *api.Client, do func(string, string, []byte) (int, any, []byte, bool), printJSON func(any) int, stdout io.Writer) int {

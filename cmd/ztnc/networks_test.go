@@ -60,7 +60,7 @@ func TestNetworksCLI(t *testing.T) {
 	if rc, out, _ := runCapture("controller", "authorize", nwid, memAddr, "-d", ctlHome); rc != 0 || !strings.Contains(out, `"authorized": true`) {
 		t.Fatalf("authorize: %d %q", rc, out)
 	}
-	line := regexp.MustCompile(`^200 listnetworks ` + nwid + ` clinet ([0-9a-f:]{17}) OK PRIVATE - 10\.55\.0\.(\d+)/24$`)
+	line := regexp.MustCompile(`^200 listnetworks ` + nwid + ` clinet ([0-9a-f:]{17}) OK PRIVATE  10\.55\.0\.(\d+)/24$`)
 	servicetest.WaitFor(t, "OK with an IP", func() bool {
 		_, out, _ := runCapture("listnetworks", "-d", memHome)
 		ls := strings.Split(strings.TrimSpace(out), "\n")

@@ -150,7 +150,7 @@ func Start(o Options) (*Service, error) {
 	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	n.Start()
 	layer.Start()
-	go func() { s.done <- s.http.Serve(ln) }()
+	go func() { s.done <- s.http.Serve(api.HostlessListener(ln)) }()
 	log.Info("node running", "address", id.Address, "port", port, "planet", fmt.Sprintf("%016x", topo.Planet().ID), "root", n.AmRoot())
 	return s, nil
 }
