@@ -13,7 +13,6 @@ package refinterop
 import (
 	"bytes"
 	"context"
-	"encoding/json"
 	"fmt"
 	"net/netip"
 	"os"
@@ -24,41 +23,12 @@ import (
 	"testing"
 	"time"
 
+	"ztnc/tests/reflab"
 	"ztnc/tests/testutil"
-	"ztnc/zerotier/identity"
-	"ztnc/zerotier/servicetest"
 )
 
 // path: system directories only (uid 65534 cannot enter /root).
 const path = "PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
-
-// Ref is a running reference node in its namespace.
-type Ref struct {
-	Bin, Home, NS string
-	ID            *identity.Identity
-}
-
-// cli runs zerotier-cli (zerotier-one -q) against the reference node.
-func (r *Ref) cli(args ...string) ([]byte, error) {
-	a := append([]string{"netns", "exec", r.NS, r.Bin, "-q", "-D" + r.Home}, args...)
-	return exec.Command("ip", a...).Output()
-}
-
-type refNet struct {
-	ID                string   `json:"id"`
-	Status            string   `json:"status"`
-	AssignedAddresses []string `json:"assignedAddresses"`
-	PortDeviceName    string   `json:"portDeviceName"`
-}
-
-func sh(t *testing.T, args ...string) string {
-	t.Helper()
-	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
-	if err != nil {
-		t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, out)
-	}
-	return string(out)
-}
 
 func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	t.Helper()
@@ -71,12 +41,10 @@ func waitFor(t *testing.T, what string, d time.Duration, cond func() bool) {
 	}
 }
 
-// setup makes namespaces nsR (reference) and nsZ (ztnc-run) joined by a
-// veth pair on 172.31.79.0/24 (zerotier-one refuses loopback paths), starts
-// the reference as the only root of a private planet and as controller of a
-// public network it joins itself, and returns it, the planet file, the
-// network ID and the reference's IPv4 address on the network.
-func setup(t *testing.T, base string) (ref *Ref, nsZ, planetFile, nwid string, refIP netip.Addr) {
+// TestReferenceMember: the 2015 README's test with a reference member.
+func TestReferenceMember(t *testing.T) {
+	run := testutil.ZtncRun(t)
+	base := testutil.SharedTempDir(t)
 	bin := os.Getenv("ZT_REF_BIN")
 	if bin == "" {
 		t.Skip("ZT_REF_BIN is not set: this test needs a reference zerotier-one binary (ZT_REF_BIN=/path/to/zerotier-one)")
@@ -84,130 +52,18 @@ func setup(t *testing.T, base string) (ref *Ref, nsZ, planetFile, nwid string, r
 	if os.Geteuid() != 0 {
 		t.Fatal("ZT_REF_BIN is set but this test needs root for network namespaces")
 	}
-	sfx := fmt.Sprint(os.Getpid() % 100000)
-	nsR, nsZ := "ztri-r"+sfx, "ztri-z"+sfx
-	ipR, ipZ := "172.31.79.1", "172.31.79.2"
-	for _, ns := range []string{nsR, nsZ} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() {
-			// Whatever still runs in the namespace (it is ours) goes first.
-			if out, err := exec.Command("ip", "netns", "pids", ns).Output(); err == nil {
-				for _, f := range strings.Fields(string(out)) {
-					var pid int
-					fmt.Sscan(f, &pid)
-					syscall.Kill(pid, syscall.SIGKILL)
-				}
-			}
-			exec.Command("ip", "netns", "del", ns).Run()
-		})
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", "rr"+sfx, "netns", nsR, "type", "veth", "peer", "name", "rz"+sfx, "netns", nsZ)
-	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", "rr"+sfx)
-	sh(t, "ip", "-n", nsZ, "addr", "add", ipZ+"/24", "dev", "rz"+sfx)
-	sh(t, "ip", "-n", nsR, "link", "set", "rr"+sfx, "up")
-	sh(t, "ip", "-n", nsZ, "link", "set", "rz"+sfx, "up")
-
-	// The reference's identity, made by the reference's own idtool.
-	home := filepath.Join(base, "ref")
-	if err := os.Mkdir(home, 0o700); err != nil {
-		t.Fatal(err)
-	}
-	sh(t, bin, "-i", "generate", filepath.Join(home, "identity.secret"), filepath.Join(home, "identity.public"))
-	sec, err := os.ReadFile(filepath.Join(home, "identity.secret"))
+	lab, err := reflab.Up(bin, base, fmt.Sprint(os.Getpid()%100000))
 	if err != nil {
-		t.Fatal(err)
-	}
-	id, err := identity.Parse(strings.TrimSpace(string(sec)))
-	if err != nil {
-		t.Fatalf("the reference's identity.secret: %v", err)
-	}
-	planet := servicetest.Planet(t, id, netip.MustParseAddrPort(ipR+":9993"))
-	planetFile = filepath.Join(base, "planet")
-	for _, f := range []string{planetFile, filepath.Join(home, "planet")} {
-		if err := os.WriteFile(f, planet, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	conf := `{"settings":{"primaryPort":9993,"allowSecondaryPort":false,"portMappingEnabled":false,"allowTcpFallbackRelay":false,"softwareUpdate":"disable"}}`
-	if err := os.WriteFile(filepath.Join(home, "local.conf"), []byte(conf), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	logf, err := os.Create(filepath.Join(base, "zerotier-one.log"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	c := exec.Command("ip", "netns", "exec", nsR, bin, "-U", "-p9993", home)
-	c.Stdout, c.Stderr = logf, logf
-	if err := c.Start(); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() {
-		c.Process.Signal(syscall.SIGTERM)
-		done := make(chan struct{})
-		go func() { c.Wait(); close(done) }()
-		select {
-		case <-done:
-		case <-time.After(10 * time.Second):
-			c.Process.Kill()
-			<-done
-		}
 		if t.Failed() {
-			b, _ := os.ReadFile(logf.Name())
-			t.Logf("zerotier-one log:\n%s", b)
+			t.Logf("zerotier-one log:\n%s", lab.Log(lab.A))
 		}
+		lab.Close()
 	})
-	ref = &Ref{Bin: bin, Home: home, NS: nsR, ID: id}
-	waitFor(t, "the reference's local API", 30*time.Second, func() bool {
-		out, err := ref.cli("info")
-		return err == nil && bytes.Contains(out, []byte("ONLINE"))
-	})
-
-	// A public network (members authorized on join): IPv4 from a pool with
-	// its route, and RFC4193 IPv6.
-	nwid = fmt.Sprintf("%s000077", id.Address)
-	tok, err := os.ReadFile(filepath.Join(home, "authtoken.secret"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	body := `{"name":"refinterop","private":false,"v4AssignMode":{"zt":true},"v6AssignMode":{"rfc4193":true},
-		"ipAssignmentPools":[{"ipRangeStart":"10.147.19.10","ipRangeEnd":"10.147.19.250"}],"routes":[{"target":"10.147.19.0/24","via":null}]}`
-	out := sh(t, "ip", "netns", "exec", nsR, "curl", "-sS", "-X", "POST", "-H", "X-ZT1-Auth: "+strings.TrimSpace(string(tok)),
-		"-d", body, "http://127.0.0.1:9993/controller/network/"+nwid)
-	var created struct{ ID string }
-	if json.Unmarshal([]byte(out), &created) != nil || created.ID != nwid {
-		t.Fatalf("creating network %s on the reference's controller: %s", nwid, out)
-	}
-	if out, err := ref.cli("join", nwid); err != nil {
-		t.Fatalf("zerotier-cli join %s: %v\n%s", nwid, err, out)
-	}
-	var n refNet
-	waitFor(t, "the reference's address on its network", 60*time.Second, func() bool {
-		out, _ := ref.cli("-j", "listnetworks")
-		var ns []refNet
-		json.Unmarshal(out, &ns)
-		for _, x := range ns {
-			if x.ID == nwid && x.Status == "OK" && x.PortDeviceName != "" && len(x.AssignedAddresses) > 0 {
-				n = x
-				for _, a := range x.AssignedAddresses {
-					if p, err := netip.ParsePrefix(a); err == nil && p.Addr().Is4() {
-						refIP = p.Addr()
-					}
-				}
-				return refIP.IsValid()
-			}
-		}
-		return false
-	})
-	t.Logf("reference %s: network %s, %v on %s", id.Address, nwid, n.AssignedAddresses, n.PortDeviceName)
-	return ref, nsZ, planetFile, nwid, refIP
-}
-
-// TestReferenceMember: the 2015 README's test with a reference member.
-func TestReferenceMember(t *testing.T) {
-	run := testutil.ZtncRun(t)
-	base := testutil.SharedTempDir(t)
-	ref, nsZ, planet, nwid, refIP := setup(t, base)
+	ref, nsZ, planet, nwid, refIP := lab.A, lab.NSB, lab.PlanetFile, lab.NWID, lab.A.IP4
+	t.Logf("reference %s: network %s, %s and %s on %s", ref.ID.Address, nwid, ref.IP4, ref.IP6, ref.Dev)
 	readme, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "README.md"))
 	if err != nil {
 		t.Fatal(err)
