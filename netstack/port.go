@@ -93,3 +93,29 @@ func (p *NullPort) MAC() net.HardwareAddr          { return p.mac }
 func (p *NullPort) MTU() uint32                    { return p.mtu }
 func (p *NullPort) WriteFrame([]byte) error        { p.Dropped.Add(1); return nil }
 func (p *NullPort) SetReceiver(func(frame []byte)) {}
+
+// DetachPort removes a NIC AttachPort made, with its addresses and routes
+// (a network left, or joined anew with a new port).
+func (st *Stack) DetachPort(id tcpip.NICID) error {
+	st.mu.Lock()
+	pl := st.ports[id]
+	delete(st.ports, id)
+	kept := st.routes[:0]
+	for _, r := range st.routes {
+		if r.NIC != id {
+			kept = append(kept, r)
+		}
+	}
+	st.routes = kept
+	st.SetRouteTable(st.routes)
+	st.mu.Unlock()
+	if pl == nil {
+		return fmt.Errorf("netstack: no port on NIC %d", id)
+	}
+	pl.port.SetReceiver(nil)
+	pl.close()
+	if err := st.RemoveNIC(id); err != nil {
+		return fmt.Errorf("netstack: removing NIC %d: %s", id, err)
+	}
+	return nil
+}

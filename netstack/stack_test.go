@@ -109,3 +109,46 @@ func TestRemoveAddressAndRoute(t *testing.T) {
 		t.Fatal("an unrelated route went too")
 	}
 }
+
+// TestDetachPort: a detached port's NIC, addresses and routes are gone, and
+// the other NICs' routes stay.
+func TestDetachPort(t *testing.T) {
+	st, err := New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer st.Close()
+	a, err := st.AttachPort("a", NewNullPort(1500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := st.AttachPort("b", NewNullPort(1500))
+	if err != nil {
+		t.Fatal(err)
+	}
+	st.AddAddress(a, netip.MustParsePrefix("10.1.0.1/24"))
+	st.AddAddress(b, netip.MustParsePrefix("10.2.0.1/24"))
+	st.AddRouteVia(a, netip.MustParsePrefix("10.1.0.0/24"), netip.Addr{})
+	st.AddRouteVia(b, netip.MustParsePrefix("10.2.0.0/24"), netip.Addr{})
+	if err := st.DetachPort(a); err != nil {
+		t.Fatal(err)
+	}
+	if _, ok := st.NICInfo()[a]; ok {
+		t.Error("NIC a still exists")
+	}
+	var onB int
+	for _, r := range st.GetRouteTable() {
+		if r.NIC == a {
+			t.Errorf("route %v of the detached NIC is left", r)
+		}
+		if r.NIC == b {
+			onB++
+		}
+	}
+	if onB == 0 {
+		t.Error("b's routes went with a's")
+	}
+	if err := st.DetachPort(a); err == nil {
+		t.Error("detaching twice succeeded")
+	}
+}
