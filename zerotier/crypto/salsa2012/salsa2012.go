@@ -82,6 +82,11 @@ func XORKeyStream(dst, src []byte, key *[32]byte, nonce *[8]byte, counter uint64
 	}
 	var st state
 	st.init(key, nonce)
+	xorKeyStream(dst[:len(src)], src, &st, counter)
+}
+
+// xorKeyStreamGeneric is the portable path: one block at a time.
+func xorKeyStreamGeneric(dst, src []byte, st *state, counter uint64) {
 	var ks [BlockSize]byte
 	for len(src) >= BlockSize {
 		st.xorBlock((*[BlockSize]byte)(dst), (*[BlockSize]byte)(src), counter)

@@ -167,3 +167,15 @@ func BenchmarkXORKeyStream1400(b *testing.B) {
 		XORKeyStream(buf, buf, &key, &nonce, 1)
 	}
 }
+
+func BenchmarkXORKeyStreamGeneric1400(b *testing.B) {
+	var key [32]byte
+	var nonce [8]byte
+	var st state
+	st.init(&key, &nonce)
+	buf := make([]byte, 1400)
+	b.SetBytes(int64(len(buf)))
+	for b.Loop() {
+		xorKeyStreamGeneric(buf, buf, &st, 1)
+	}
+}
