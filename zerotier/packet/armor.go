@@ -5,7 +5,6 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
-	"sync"
 
 	"golang.org/x/crypto/poly1305"
 
@@ -111,10 +110,6 @@ func (p Packet) ArmorTrustedPath(trustedPathID uint64) {
 // TrustedPathID is the MAC field of a cipher-2 packet.
 func (p Packet) TrustedPathID() uint64 { return p.MAC() }
 
-// openPool holds AES-GMAC-SIV decryption scratch (a whole packet), so
-// receiving allocates nothing per packet.
-var openPool = sync.Pool{New: func() any { b := make([]byte, 0, 2048); return &b }}
-
 // Dearmor authenticates and decrypts p in place. On any error the packet
 // bytes are left as received. It does not decompress (see Decompress).
 func (p Packet) Dearmor(k *Keys) error {
@@ -140,17 +135,10 @@ func (p Packet) Dearmor(k *Keys) error {
 		var aad [11]byte
 		copy(aad[:], p[IndexDest:IndexMAC])
 		aad[10] &^= flagHopsMask // hops are not authenticated
-		// Decrypt into scratch so a forged packet leaves p untouched.
-		bp := openPool.Get().(*[]byte)
-		defer openPool.Put(bp)
-		if cap(*bp) < len(p)-IndexVerb {
-			*bp = make([]byte, len(p)-IndexVerb)
-		}
-		pt := (*bp)[:len(p)-IndexVerb]
-		if _, err := k.siv.Open(pt, tag, aad[:], p[IndexVerb:]); err != nil {
+		// Open leaves p untouched when the tag does not match.
+		if _, err := k.siv.Open(p[IndexVerb:], tag, aad[:], p[IndexVerb:]); err != nil {
 			return fmt.Errorf("%w: AES-GMAC-SIV tag mismatch", ErrAuth)
 		}
-		copy(p[IndexVerb:], pt)
 		return nil
 	case CipherNoneTrustedPath:
 		return ErrTrustedPath

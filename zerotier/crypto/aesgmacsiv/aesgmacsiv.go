@@ -52,21 +52,41 @@ func New(k0, k1 []byte) (*SIV, error) {
 	return &SIV{gmac: g, k1: b1}, nil
 }
 
-// foldedGMAC returns GMAC(K0, nonce = iv || 0^32, aad padded to 16 || msg)
-// folded to 8 bytes (first half XOR second half).
-func (s *SIV) foldedGMAC(iv []byte, aad, msg []byte) [8]byte {
-	sc := scratchPool.Get().(*scratch)
-	defer scratchPool.Put(sc)
-	copy(sc.nonce[:], iv)
-	padded := (len(aad) + 15) &^ 15
-	if cap(sc.data) < padded+len(msg) {
-		sc.data = make([]byte, padded+len(msg))
+// scratch is per-call working memory, pooled so sealing and opening a
+// packet allocate nothing: the GMAC input (GMAC covers the padded AAD
+// followed by the message, so it needs one contiguous copy) and every small
+// buffer handed to a cipher.Block or cipher.AEAD method (through an
+// interface they would otherwise escape to the heap).
+type scratch struct {
+	data  []byte
+	nonce [12]byte // iv || 0^32
+	gmac  [16]byte
+	blk   [16]byte // tag encryption / decryption
+	ctr   [16]byte // CTR IV
+}
+
+var scratchPool = sync.Pool{New: func() any { return &scratch{data: make([]byte, 0, 2048)} }}
+
+// input returns sc.data sized for aad padded to 16 bytes followed by n
+// message bytes, with the AAD and padding filled in; the caller fills the
+// message part (data[padded:]).
+func (sc *scratch) input(aad []byte, n int) (data []byte, padded int) {
+	padded = (len(aad) + 15) &^ 15
+	if cap(sc.data) < padded+n {
+		sc.data = make([]byte, padded+n)
 	}
-	data := sc.data[:padded+len(msg)]
+	data = sc.data[:padded+n]
 	copy(data, aad)
 	clear(data[len(aad):padded])
-	copy(data[padded:], msg)
-	g := s.gmac.Seal(sc.tag[:0], sc.nonce[:], nil, data)
+	return data, padded
+}
+
+// foldedGMAC returns GMAC(K0, nonce = iv || 0^32, data) folded to 8 bytes
+// (first half XOR second half).
+func (s *SIV) foldedGMAC(sc *scratch, iv []byte, data []byte) [8]byte {
+	copy(sc.nonce[:], iv)
+	clear(sc.nonce[IVSize:])
+	g := s.gmac.Seal(sc.gmac[:0], sc.nonce[:], nil, data)
 	var f [8]byte
 	for i := range f {
 		f[i] = g[i] ^ g[i+8]
@@ -74,23 +94,12 @@ func (s *SIV) foldedGMAC(iv []byte, aad, msg []byte) [8]byte {
 	return f
 }
 
-// scratch is per-call working memory, pooled so sealing and opening a
-// packet allocate nothing for the GMAC input (a copy is needed: GMAC covers
-// the padded AAD followed by the message) or its output.
-type scratch struct {
-	data  []byte
-	nonce [12]byte // iv || 0^32
-	tag   [16]byte
-}
-
-var scratchPool = sync.Pool{New: func() any { return &scratch{data: make([]byte, 0, 2048)} }}
-
 // ctr applies AES-256-CTR under K1 with the tag as IV (top bit of the 32-bit
 // counter cleared so the counter can never carry into the tag bits).
-func (s *SIV) ctr(dst, src []byte, tag *[TagSize]byte) {
-	iv := *tag
-	iv[12] &= 0x7f
-	cipher.NewCTR(s.k1, iv[:]).XORKeyStream(dst, src)
+func (s *SIV) ctr(sc *scratch, dst, src []byte, tag *[TagSize]byte) {
+	sc.ctr = *tag
+	sc.ctr[12] &= 0x7f
+	cipher.NewCTR(s.k1, sc.ctr[:]).XORKeyStream(dst, src)
 }
 
 // Seal encrypts plaintext into dst (len(dst) >= len(plaintext); dst may be
@@ -100,30 +109,40 @@ func (s *SIV) Seal(dst []byte, iv []byte, aad, plaintext []byte) [TagSize]byte {
 	if len(iv) != IVSize || len(dst) < len(plaintext) {
 		panic("aesgmacsiv: bad iv or dst length") // programming error
 	}
-	f := s.foldedGMAC(iv, aad, plaintext)
-	var tag [TagSize]byte
-	copy(tag[:8], iv)
-	copy(tag[8:], f[:])
-	s.k1.Encrypt(tag[:], tag[:])
-	s.ctr(dst[:len(plaintext)], plaintext, &tag)
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	data, padded := sc.input(aad, len(plaintext))
+	copy(data[padded:], plaintext)
+	f := s.foldedGMAC(sc, iv, data)
+	copy(sc.blk[:8], iv)
+	copy(sc.blk[8:], f[:])
+	s.k1.Encrypt(sc.blk[:], sc.blk[:])
+	tag := sc.blk
+	s.ctr(sc, dst[:len(plaintext)], plaintext, &tag)
 	return tag
 }
 
 // Open decrypts ciphertext into dst (which may alias it) and authenticates it.
-// On failure dst holds garbage and ErrAuth is returned. It also returns the
-// original 8-byte IV recovered from the tag.
+// It returns the original 8-byte IV recovered from the tag. On failure it
+// returns ErrAuth and leaves dst untouched (the plaintext is built in
+// scratch memory, where the GMAC needs it anyway, and copied out only once
+// it authenticates).
 func (s *SIV) Open(dst []byte, tag [TagSize]byte, aad, ciphertext []byte) ([IVSize]byte, error) {
 	var iv [IVSize]byte
 	if len(dst) < len(ciphertext) {
 		return iv, fmt.Errorf("aesgmacsiv: dst too short")
 	}
-	s.ctr(dst[:len(ciphertext)], ciphertext, &tag)
-	var b [TagSize]byte
-	s.k1.Decrypt(b[:], tag[:])
-	copy(iv[:], b[:8])
-	f := s.foldedGMAC(iv[:], aad, dst[:len(ciphertext)])
-	if subtle.ConstantTimeCompare(f[:], b[8:]) != 1 {
+	sc := scratchPool.Get().(*scratch)
+	defer scratchPool.Put(sc)
+	data, padded := sc.input(aad, len(ciphertext))
+	s.ctr(sc, data[padded:], ciphertext, &tag)
+	sc.blk = tag
+	s.k1.Decrypt(sc.blk[:], sc.blk[:])
+	copy(iv[:], sc.blk[:8])
+	f := s.foldedGMAC(sc, iv[:], data)
+	if subtle.ConstantTimeCompare(f[:], sc.blk[8:]) != 1 {
 		return iv, ErrAuth
 	}
+	copy(dst, data[padded:])
 	return iv, nil
 }

@@ -87,3 +87,39 @@ func TestInPlaceAndKeyErrors(t *testing.T) {
 		t.Fatalf("in-place open: %v", err)
 	}
 }
+
+// TestOpenFailureLeavesDst: a forged message must not change dst (Dearmor
+// relies on it to leave a rejected packet as received).
+func TestOpenFailureLeavesDst(t *testing.T) {
+	s, _ := New(bytes.Repeat([]byte{2}, 32), bytes.Repeat([]byte{3}, 32))
+	msg := bytes.Repeat([]byte("payload!"), 40)
+	ct := make([]byte, len(msg))
+	tag := s.Seal(ct, []byte("abcdefgh"), []byte("hdr"), msg)
+	ct[100] ^= 0x40
+	keep := append([]byte(nil), ct...)
+	if _, err := s.Open(ct, tag, []byte("hdr"), ct); !errors.Is(err, ErrAuth) {
+		t.Fatalf("forged message: %v", err)
+	}
+	if !bytes.Equal(ct, keep) {
+		t.Fatal("failed Open changed dst")
+	}
+	other := make([]byte, len(msg))
+	tag[0] ^= 1
+	if _, err := s.Open(other, tag, []byte("hdr"), keep); !errors.Is(err, ErrAuth) || !bytes.Equal(other, make([]byte, len(msg))) {
+		t.Fatalf("forged tag: %v, dst changed: %v", err, !bytes.Equal(other, make([]byte, len(msg))))
+	}
+}
+
+func BenchmarkSealOpen1400(b *testing.B) {
+	s, _ := New(make([]byte, 32), bytes.Repeat([]byte{1}, 32))
+	buf := make([]byte, 1373)
+	aad := make([]byte, 11)
+	b.SetBytes(int64(len(buf)))
+	b.ReportAllocs()
+	for b.Loop() {
+		tag := s.Seal(buf, []byte("12345678"), aad, buf)
+		if _, err := s.Open(buf, tag, aad, buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
