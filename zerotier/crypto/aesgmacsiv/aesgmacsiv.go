@@ -15,6 +15,8 @@ import (
 	"errors"
 	"fmt"
 	"sync"
+
+	"ztnc/zerotier/crypto/aesctr"
 )
 
 const (
@@ -28,8 +30,8 @@ var ErrAuth = errors.New("aesgmacsiv: message authentication failed")
 
 // SIV holds the two expanded keys. It is safe for concurrent use.
 type SIV struct {
-	gmac cipher.AEAD  // GCM under K0, used with empty plaintext as GMAC
-	k1   cipher.Block // AES-256 under K1
+	gmac cipher.AEAD // GCM under K0, used with empty plaintext as GMAC
+	k1   *aesctr.Key // AES-256 under K1: tag encryption and CTR
 }
 
 // New builds an SIV from two 32-byte keys.
@@ -45,11 +47,11 @@ func New(k0, k1 []byte) (*SIV, error) {
 	if err != nil {
 		return nil, fmt.Errorf("aesgmacsiv: %w", err)
 	}
-	b1, err := aes.NewCipher(k1)
+	c1, err := aesctr.New(k1)
 	if err != nil {
 		return nil, fmt.Errorf("aesgmacsiv: %w", err)
 	}
-	return &SIV{gmac: g, k1: b1}, nil
+	return &SIV{gmac: g, k1: c1}, nil
 }
 
 // scratch is per-call working memory, pooled so sealing and opening a
@@ -99,7 +101,7 @@ func (s *SIV) foldedGMAC(sc *scratch, iv []byte, data []byte) [8]byte {
 func (s *SIV) ctr(sc *scratch, dst, src []byte, tag *[TagSize]byte) {
 	sc.ctr = *tag
 	sc.ctr[12] &= 0x7f
-	cipher.NewCTR(s.k1, sc.ctr[:]).XORKeyStream(dst, src)
+	s.k1.XORKeyStream(dst, src, &sc.ctr)
 }
 
 // Seal encrypts plaintext into dst (len(dst) >= len(plaintext); dst may be
@@ -116,7 +118,7 @@ func (s *SIV) Seal(dst []byte, iv []byte, aad, plaintext []byte) [TagSize]byte {
 	f := s.foldedGMAC(sc, iv, data)
 	copy(sc.blk[:8], iv)
 	copy(sc.blk[8:], f[:])
-	s.k1.Encrypt(sc.blk[:], sc.blk[:])
+	s.k1.Block().Encrypt(sc.blk[:], sc.blk[:])
 	tag := sc.blk
 	s.ctr(sc, dst[:len(plaintext)], plaintext, &tag)
 	return tag
@@ -137,7 +139,7 @@ func (s *SIV) Open(dst []byte, tag [TagSize]byte, aad, ciphertext []byte) ([IVSi
 	data, padded := sc.input(aad, len(ciphertext))
 	s.ctr(sc, data[padded:], ciphertext, &tag)
 	sc.blk = tag
-	s.k1.Decrypt(sc.blk[:], sc.blk[:])
+	s.k1.Block().Decrypt(sc.blk[:], sc.blk[:])
 	copy(iv[:], sc.blk[:8])
 	f := s.foldedGMAC(sc, iv[:], data)
 	if subtle.ConstantTimeCompare(f[:], sc.blk[8:]) != 1 {
