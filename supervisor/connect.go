@@ -19,6 +19,10 @@ func (s *Supervisor) sysConnect(c *call) {
 		c.fail(unix.ENETUNREACH)
 		return
 	}
+	if e == 0 && !unspec && s.mayFallThrough(so, addr) {
+		s.fallThen(c, so, s.hostConnect)
+		return
+	}
 	if so.stream() {
 		if e != 0 && !unspec {
 			c.fail(e)

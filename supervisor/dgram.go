@@ -225,6 +225,10 @@ func (s *Supervisor) sysSendto(c *call) {
 		c.fail(e)
 		return
 	}
+	if to != nil && s.mayFallThrough(so, *to) {
+		s.fallThen(c, so, s.hostSendto)
+		return
+	}
 	if e := so.dgramCheck(c.args[2], int(c.args[3])); e != 0 {
 		c.fail(e)
 		return

@@ -59,6 +59,9 @@ func (s *Supervisor) sysBind(c *call) {
 		c.fail(errnoOf(terr))
 		return
 	}
+	so.mu.Lock()
+	so.bound = &addr
+	so.mu.Unlock()
 	c.ret(0)
 }
 

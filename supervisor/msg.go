@@ -99,6 +99,10 @@ func (s *Supervisor) sysSendmsg(c *call) {
 	if so == nil {
 		return
 	}
+	if s.sendFallsThrough(c, so, c.args[1]) {
+		s.fallThen(c, so, func(c *call, h hostSock) { s.hostSendmsg(c, h, false) })
+		return
+	}
 	n, e := so.sendOne(c.pid, c.args[1], int(c.args[2]))
 	if !c.valid() {
 		return
@@ -118,6 +122,10 @@ func (s *Supervisor) sysSendmmsg(c *call) {
 		return
 	}
 	vec, vlen := c.args[1], min(c.args[2], uioMaxIov)
+	if vlen > 0 && s.sendFallsThrough(c, so, vec) {
+		s.fallThen(c, so, func(c *call, h hostSock) { s.hostSendmsg(c, h, true) })
+		return
+	}
 	sent := 0
 	for i := uint64(0); i < vlen; i++ {
 		p := vec + i*sizeofMmsghdr

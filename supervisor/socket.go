@@ -61,6 +61,7 @@ type socket struct {
 	deliverMu  sync.Mutex // one mover of datagrams to the program at a time
 	deliverBuf []byte
 	remote     *tcpip.FullAddress // connected peer
+	bound      *tcpip.FullAddress // what the program bound to, for fall-through
 }
 
 type optKey struct{ level, name int32 }

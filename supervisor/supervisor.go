@@ -27,15 +27,17 @@ type Supervisor struct {
 
 	hup   *hupWatcher
 	names atomic.Uint64 // listener name sequence
+	fall  *FallThrough  // nil: nothing reaches the host's network
 
 	Stats Stats
 }
 
 // Stats counts what the supervisor did; exposed for tests and benchmarks.
 type Stats struct {
-	Calls     atomic.Uint64 // notifications received
-	Continued atomic.Uint64 // handed back to the kernel
-	Faults    atomic.Uint64 // calls answered EFAULT
+	Calls       atomic.Uint64 // notifications received
+	Continued   atomic.Uint64 // handed back to the kernel
+	Faults      atomic.Uint64 // calls answered EFAULT
+	FellThrough atomic.Uint64 // virtual sockets replaced by host sockets
 }
 
 // New returns a supervisor whose programs' sockets live on st.
@@ -89,6 +91,9 @@ func (s *Supervisor) Serve(lfd int) error {
 }
 
 func (s *Supervisor) dispatch(c *call) {
+	if s.fall != nil && s.hostCall(c) {
+		return
+	}
 	switch c.nr {
 	case unix.SYS_SOCKET:
 		s.sysSocket(c)

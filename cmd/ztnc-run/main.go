@@ -27,7 +27,8 @@ import (
 const usage = `usage: ztnc-run [flags] -- CMD [ARGS…]
 
 Runs CMD, and every process it starts, with its sockets on a virtual network
-owned by this ztnc-run. Nothing they do reaches the host's network stack.
+owned by this ztnc-run. Nothing they do reaches the host's network stack,
+unless --fallthrough says where it may.
 
 Flags:
   --local CIDR     a private network: CMD gets the address of CIDR on its
@@ -49,6 +50,13 @@ Flags:
   --wait DURATION  how long to wait for the networks' addresses (default 60s)
   --grace DURATION when CMD exits, how long its remaining descendants get
                    between SIGTERM and SIGKILL (default 2s)
+  --fallthrough CIDR|all
+                   let connections and datagrams to CIDR (or, with "all", to
+                   anywhere outside CMD's networks) go through the host's
+                   network stack. Repeatable. Destinations on a joined or
+                   --local network stay virtual; the loopback stays virtual
+                   unless listed (--fallthrough 127.0.0.0/8, ::1/128).
+                   Default: none, nothing reaches the host's network.
   -v               log the supervisor's work to stderr
   -h, --help       this text
 
@@ -100,6 +108,8 @@ func run(args []string) int {
 	port := fs.Int("port", 0, "")
 	wait := fs.Duration("wait", 60*time.Second, "")
 	ephemeral := fs.Bool("ephemeral", false, "")
+	var fall supervisor.FallThrough
+	fs.Func("fallthrough", "", fall.Parse)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Print(usage)
@@ -199,6 +209,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 		return 125
 	}
+	sup.SetFallThrough(fall)
 	env := append(os.Environ(), "ZTNC_ADDRS="+joinPrefixes(addrs))
 	return supervise(sup, argv, env, *grace)
 }
