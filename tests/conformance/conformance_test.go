@@ -242,14 +242,16 @@ type hostServers struct {
 
 const sentinel = "ZTNC-TEST-SENTINEL"
 
-func startHostServers(t *testing.T) *hostServers {
+func startHostServers(t *testing.T) *hostServers { return startHostServersOn(t, "127.0.0.1") }
+
+func startHostServersOn(t *testing.T, ip string) *hostServers {
 	t.Helper()
 	h := &hostServers{tcpOK: make(chan struct{}), udpOK: make(chan struct{})}
 	var err error
-	if h.tcp, err = net.Listen("tcp4", "127.0.0.1:0"); err != nil {
+	if h.tcp, err = net.Listen("tcp4", ip+":0"); err != nil {
 		t.Fatal(err)
 	}
-	if h.udp, err = net.ListenPacket("udp4", "127.0.0.1:0"); err != nil {
+	if h.udp, err = net.ListenPacket("udp4", ip+":0"); err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { h.tcp.Close(); h.udp.Close() })

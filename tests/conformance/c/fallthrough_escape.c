@@ -1,0 +1,119 @@
+/* Run only under `ztnc-run --local 10.9.0.1/24 --fallthrough 127.0.0.1/32`:
+ * once a socket has become a host socket, it must still reach nothing but
+ * what the policy allows, whatever the program tries (another address, the
+ * AF_UNSPEC trick, source routing, Fast Open, listen, and a second thread
+ * swapping the sockaddr while the supervisor checks it).
+ * argv: <TCP echo port on 127.0.0.1> <UDP echo port on 127.0.0.1>
+ *       <TCP port on 127.0.0.2> <UDP port on 127.0.0.2>
+ * The Go test's servers on 127.0.0.2 must see nothing. */
+#include "common.h"
+
+static int tport, uport, leak_t, leak_u;
+static struct sockaddr_in swap_addr;
+static atomic_int stop;
+
+static void *swapper(void *arg)
+{
+	(void)arg;
+	struct sockaddr_in ok = {AF_INET, htons(uport), {htonl(0x7f000001)}};
+	struct sockaddr_in bad = {AF_INET, htons(leak_u), {htonl(0x7f000002)}};
+	while (!atomic_load(&stop)) {
+		memcpy((void *)&swap_addr, &bad, sizeof bad);
+		memcpy((void *)&swap_addr, &ok, sizeof ok);
+	}
+	return NULL;
+}
+
+int main(int argc, char **argv)
+{
+	if (argc != 5)
+		DIE("usage: fallthrough_escape TPORT UPORT LEAKT LEAKU");
+	tport = atoi(argv[1]), uport = atoi(argv[2]), leak_t = atoi(argv[3]), leak_u = atoi(argv[4]);
+	watchdog(25);
+	struct sockaddr_storage ok_u, bad_u, ok_t, bad_t, closed_t;
+	socklen_t l = mkaddr(AF_INET, "127.0.0.1", uport, &ok_u);
+	mkaddr(AF_INET, "127.0.0.2", leak_u, &bad_u);
+	mkaddr(AF_INET, "127.0.0.1", tport, &ok_t);
+	mkaddr(AF_INET, "127.0.0.2", leak_t, &bad_t);
+	mkaddr(AF_INET, "127.0.0.1", 1, &closed_t);
+
+	/* UDP: the first send makes it a host socket. */
+	int u = CK(socket(AF_INET, SOCK_DGRAM, 0));
+	TRY("udp sendto allowed", 0, sendto(u, "a", 1, 0, (struct sockaddr *)&ok_u, l));
+	TRY("udp sendto other", ENETUNREACH, sendto(u, "b", 1, 0, (struct sockaddr *)&bad_u, l));
+	struct sockaddr_in unspec = *(struct sockaddr_in *)&bad_u;
+	unspec.sin_family = AF_UNSPEC;
+	TRY("udp sendto AF_UNSPEC other", ENETUNREACH, sendto(u, "c", 1, 0, (struct sockaddr *)&unspec, l));
+	struct iovec iov = {"d", 1};
+	struct msghdr m = {.msg_name = &bad_u, .msg_namelen = l, .msg_iov = &iov, .msg_iovlen = 1};
+	TRY("udp sendmsg other", ENETUNREACH, sendmsg(u, &m, 0));
+	struct mmsghdr mm = {.msg_hdr = m};
+	TRY("udp sendmmsg other", ENETUNREACH, sendmmsg(u, &mm, 1, 0));
+	/* IP_RETOPTS with a loose source route through 127.0.0.2 */
+	union { char buf[CMSG_SPACE(8)]; struct cmsghdr a; } cb;
+	memset(&cb, 0, sizeof cb);
+	struct cmsghdr *cm = &cb.a;
+	cm->cmsg_level = IPPROTO_IP, cm->cmsg_type = IP_RETOPTS, cm->cmsg_len = CMSG_LEN(8);
+	unsigned char *o = CMSG_DATA(cm);
+	o[0] = 131, o[1] = 7, o[2] = 4, o[3] = 127, o[4] = 0, o[5] = 0, o[6] = 2, o[7] = 1;
+	struct msghdr ms = {.msg_name = &ok_u, .msg_namelen = l, .msg_iov = &iov, .msg_iovlen = 1,
+			    .msg_control = cb.buf, .msg_controllen = sizeof cb.buf};
+	TRY("udp sendmsg source-routed", EINVAL, sendmsg(u, &ms, 0));
+	TRY("udp connect other", ENETUNREACH, connect(u, (struct sockaddr *)&bad_u, l));
+	TRY("udp listen", EOPNOTSUPP, listen(u, 1));
+
+	/* A second thread swaps the address under the supervisor's check. */
+	pthread_t th;
+	memcpy(&swap_addr, &ok_u, sizeof swap_addr);
+	pthread_create(&th, NULL, swapper, NULL);
+	int sent = 0, refused = 0, other = 0;
+	for (int i = 0; i < 3000; i++) {
+		long r = sendto(u, "r", 1, MSG_DONTWAIT, (struct sockaddr *)&swap_addr, sizeof swap_addr);
+		if (r == 1)
+			sent++;
+		else if (errno == ENETUNREACH)
+			refused++;
+		else if (errno != EAGAIN)
+			other++;
+	}
+	/* and while a virtual socket becomes a host one */
+	for (int i = 0; i < 200; i++) {
+		int v = CK(socket(AF_INET, SOCK_DGRAM, 0));
+		long r = sendto(v, "s", 1, 0, (struct sockaddr *)&swap_addr, sizeof swap_addr);
+		(void)r;
+		close(v);
+		v = CK(socket(AF_INET, SOCK_DGRAM, 0));
+		connect(v, (struct sockaddr *)&swap_addr, sizeof swap_addr);
+		send(v, "t", 1, MSG_DONTWAIT);
+		close(v);
+	}
+	atomic_store(&stop, 1);
+	pthread_join(th, NULL);
+	OUT("race: sent=%d refused=%d other=%d", sent > 0, refused > 0, other);
+	EXPECT(other == 0);
+	close(u);
+
+	/* TCP: a refused connect leaves a closed host socket behind. */
+	int t = CK(socket(AF_INET, SOCK_STREAM, 0));
+	TRY("tcp connect refused", ECONNREFUSED, connect(t, (struct sockaddr *)&closed_t, l));
+	TRY("tcp connect other", ENETUNREACH, connect(t, (struct sockaddr *)&bad_t, l));
+	TRY("tcp fastopen other", EOPNOTSUPP, sendto(t, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&bad_t, l));
+	TRY("tcp listen", EINVAL, listen(t, 1));
+	TRY("tcp connect allowed", 0, connect(t, (struct sockaddr *)&ok_t, l));
+	close(t);
+
+	/* The virtual network stays virtual: a listener on 10.9.0.1 (no such
+	 * address on the host) is reached. */
+	struct sockaddr_storage lst;
+	int ls = tcp_listener(AF_INET, "10.9.0.1", 4, &lst);
+	int c = CK(socket(AF_INET, SOCK_STREAM, 0));
+	TRY("inside connect", 0, connect(c, (struct sockaddr *)&lst, salen(&lst)));
+	TRY("inside accept", 0, accept(ls, NULL, NULL));
+	/* and the private loopback too: 127.0.0.3 is not in the policy */
+	struct sockaddr_storage lo;
+	int ll = tcp_listener(AF_INET, "127.0.0.3", 4, &lo);
+	int c2 = CK(socket(AF_INET, SOCK_STREAM, 0));
+	TRY("virtual loopback connect", 0, connect(c2, (struct sockaddr *)&lo, salen(&lo)));
+	TRY("virtual loopback accept", 0, accept(ll, NULL, NULL));
+	return finish("fallthrough_escape");
+}

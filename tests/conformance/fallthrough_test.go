@@ -1,0 +1,99 @@
+package conformance
+
+import (
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"testing"
+
+	"ztnc/tests/testutil"
+)
+
+// echoServers are a TCP and a UDP echo server on the host's 127.0.0.1.
+func echoServers(t *testing.T) (tcpPort, udpPort int) {
+	t.Helper()
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { l.Close(); u.Close() })
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			go func() { io.Copy(c, c); c.Close() }()
+		}
+	}()
+	go func() {
+		b := make([]byte, 65536)
+		for {
+			n, from, err := u.ReadFrom(b)
+			if err != nil {
+				return
+			}
+			u.WriteTo(b[:n], from)
+		}
+	}()
+	return l.Addr().(*net.TCPAddr).Port, u.LocalAddr().(*net.UDPAddr).Port
+}
+
+// TestFallThrough runs c/fallthrough.c against echo servers on the host's
+// 127.0.0.1, on the host kernel and under --fallthrough 127.0.0.0/8: the
+// outputs must be the same. Without the flag the same program must not get
+// through (first connect refused by the virtual loopback).
+func TestFallThrough(t *testing.T) {
+	dir := testutil.SharedTempDir(t)
+	bin := build(t, dir, "fallthrough")["fallthrough"]
+	tp, up := echoServers(t)
+	args := []string{fmt.Sprint(tp), fmt.Sprint(up), fmt.Sprint(testutil.FreePort(t))}
+	for _, u := range testutil.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			host := run(u.Wrap(append([]string{bin}, args...)...), progTimeout)
+			if host.err != nil || host.stdout == "" {
+				t.Fatalf("fallthrough on the host kernel failed: the reference itself is broken\n%s", host)
+			}
+			ztnc := []string{testutil.ZtncRun(t), "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--", bin}
+			z := run(u.Wrap(append(ztnc, args...)...), progTimeout)
+			if z.stdout != host.stdout {
+				t.Errorf("fallthrough under ztnc-run differs from the host kernel:\n%s\n%s", lineDiff(host.stdout, z.stdout), z)
+			} else if z.err != nil {
+				t.Errorf("same output but %s", z)
+			}
+			off := run(u.Wrap(append(testutil.UnderZtnc(t, bin), args...)...), progTimeout)
+			if !strings.Contains(off.stdout, "tcp blocking connect: ECONNREFUSED") {
+				t.Errorf("without --fallthrough the program reached the host (or failed otherwise):\n%s", off)
+			}
+		})
+	}
+}
+
+// TestFallThroughEscape (ztnc-run only): with --fallthrough 127.0.0.1/32, a
+// socket that became a host socket still reaches nothing else; servers on
+// the host's 127.0.0.2 must see nothing.
+func TestFallThroughEscape(t *testing.T) {
+	dir := testutil.SharedTempDir(t)
+	bin := build(t, dir, "fallthrough_escape")["fallthrough_escape"]
+	tp, up := echoServers(t)
+	for _, u := range testutil.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			h := startHostServersOn(t, "127.0.0.2")
+			lt, lu := h.ports()
+			argv := []string{testutil.ZtncRun(t), "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.1/32", "--",
+				bin, fmt.Sprint(tp), fmt.Sprint(up), fmt.Sprint(lt), fmt.Sprint(lu)}
+			r := run(u.Wrap(argv...), progTimeout)
+			if r.err != nil || !strings.Contains(r.stdout, "fallthrough_escape: done") {
+				t.Errorf("fallthrough_escape under ztnc-run failed:\n%s", r)
+			}
+			if l := h.leaks(t); len(l) > 0 {
+				t.Errorf("traffic reached the host's 127.0.0.2, outside --fallthrough 127.0.0.1/32:\n  %s", strings.Join(l, "\n  "))
+			}
+		})
+	}
+}
