@@ -1,6 +1,7 @@
 package main
 
 import (
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -22,24 +23,34 @@ func runService(o *options, stderr io.Writer) int {
 	if home == "" {
 		home = service.DefaultHome
 	}
-	s, err := service.Start(service.Options{Home: home, Port: o.port, PlanetFile: o.planet, Logger: log})
-	if err != nil {
-		fmt.Fprintf(stderr, "ztnc service: %v\n", err)
-		return 1
-	}
 	sig := make(chan os.Signal, 1)
 	signal.Notify(sig, syscall.SIGINT, syscall.SIGTERM)
-	select {
-	case got := <-sig:
-		log.Info("stopping", "signal", got.String())
-	case err := <-s.Done():
-		log.Error("API server stopped", "err", err)
-		s.Close()
-		return 1
+	// Like zerotier-one, restart with a new identity after a collision.
+	for {
+		s, err := service.Start(service.Options{Home: home, Port: o.port, PlanetFile: o.planet, Logger: log})
+		if err != nil {
+			fmt.Fprintf(stderr, "ztnc service: %v\n", err)
+			return 1
+		}
+		select {
+		case got := <-sig:
+			log.Info("stopping", "signal", got.String())
+			if err := s.Close(); err != nil {
+				fmt.Fprintf(stderr, "ztnc service: %v\n", err)
+				return 1
+			}
+			return 0
+		case err := <-s.Done():
+			s.Close()
+			if !errors.Is(err, service.ErrIdentityCollision) {
+				log.Error("API server stopped", "err", err)
+				return 1
+			}
+			if err := service.SetAsideIdentity(home); err != nil {
+				fmt.Fprintf(stderr, "ztnc service: %v\n", err)
+				return 1
+			}
+			log.Warn("identity set aside after a collision; restarting with a new one", "home", home)
+		}
 	}
-	if err := s.Close(); err != nil {
-		fmt.Fprintf(stderr, "ztnc service: %v\n", err)
-		return 1
-	}
-	return 0
 }

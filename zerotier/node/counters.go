@@ -15,6 +15,7 @@ type Counters struct {
 	DropReplay    atomic.Uint64 // packet ID already accepted from that peer
 	DropStale     atomic.Uint64 // OK answering nothing we sent (recently)
 	DropIdentity  atomic.Uint64 // HELLO identity fails validation or collides with a known one
+	TxCollision   atomic.Uint64 // ERROR(IDENTITY_COLLISION) sent to an authentic colliding HELLO
 	DropRateLimit atomic.Uint64 // a 1.14 rate limit refused the packet
 	DropHops      atomic.Uint64 // relay refused: hop limit reached
 	DropNoRelay   atomic.Uint64 // not for us and we do not relay for it, or no route
@@ -38,6 +39,7 @@ func (c *Counters) Snapshot() map[string]uint64 {
 		"dropReplay":    c.DropReplay.Load(),
 		"dropStale":     c.DropStale.Load(),
 		"dropIdentity":  c.DropIdentity.Load(),
+		"txCollision":   c.TxCollision.Load(),
 		"dropRateLimit": c.DropRateLimit.Load(),
 		"dropHops":      c.DropHops.Load(),
 		"dropNoRelay":   c.DropNoRelay.Load(),

@@ -71,8 +71,13 @@ type Config struct {
 	// VL2 receives authenticated VL2 packets (see VL2Packet), called after
 	// the node's lock is released, possibly from several goroutines; nil
 	// leaves them counted as traffic and dropped.
-	VL2    func(VL2Packet)
-	Logger *slog.Logger
+	VL2 func(VL2Packet)
+	// OnIdentityCollision is called once, outside the node's lock, when an
+	// upstream (root or moon) reports ERROR(IDENTITY_COLLISION): another
+	// identity holds our address. ZeroTier One then stops, sets its
+	// identity aside and starts again with a new one.
+	OnIdentityCollision func(upstream address.Address)
+	Logger              *slog.Logger
 }
 
 // Node is a running VL1 node. Its methods are safe for concurrent use.
@@ -104,9 +109,10 @@ type Node struct {
 	lastHousekeep  time.Time
 	lastUpstreamRx time.Time
 
-	closeOnce sync.Once
-	done      chan struct{}
-	wg        sync.WaitGroup
+	collisionOnce sync.Once
+	closeOnce     sync.Once
+	done          chan struct{}
+	wg            sync.WaitGroup
 }
 
 type txItem struct {

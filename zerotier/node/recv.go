@@ -169,10 +169,7 @@ func (n *Node) handleHello(local int, from netip.AddrPort, p packet.Packet) {
 	n.mu.Unlock()
 	if pr != nil {
 		if !pr.Identity.Equal(h.Identity) {
-			// Address collision. 1.14 answers ERROR(IDENTITY_COLLISION)
-			// after checking the new identity; we only drop and count.
-			n.Counters.DropIdentity.Add(1)
-			n.log.Warn("HELLO with a colliding identity", "addr", h.Identity.Address, "from", from)
+			n.answerCollision(local, from, p, h, now)
 			return
 		}
 		if err := p.Dearmor(pr.Keys); err != nil {
@@ -265,6 +262,39 @@ func okPayload(inReVerb packet.Verb, inReID uint64, body []byte) []byte {
 
 // helloGateAllow is the new-identity HELLO rate limit per source bucket
 // (the IPv4 /24 or the first 6 bytes of an IPv6 address).
+// answerCollision handles a HELLO from an identity other than the one we
+// know for its address (IncomingPacket::_doHELLO): under the identity
+// verification rate limit, agree a key with the new identity and, if the
+// HELLO authenticates under it, reply ERROR(IDENTITY_COLLISION) so that
+// node can make a new identity. Like 1.14 the new identity's proof of work
+// is not checked here: the reply only tells its holder something.
+//
+// Difference: 1.14 armors the reply with the *known* peer's AES keys when
+// that peer speaks protocol 12+, which the colliding node cannot derive; we
+// use Salsa20/12+Poly1305 under the new identity's key, so it can read it.
+func (n *Node) answerCollision(local int, from netip.AddrPort, p packet.Packet, h *message.Hello, now time.Time) {
+	n.Counters.DropIdentity.Add(1)
+	if !n.helloGateAllow(from, now) {
+		n.Counters.DropRateLimit.Add(1)
+		return
+	}
+	np, err := peer.New(n.me, h.Identity, now)
+	if err != nil {
+		return
+	}
+	if err := p.Dearmor(np.Keys); err != nil {
+		n.Counters.DropAuth.Add(1)
+		return
+	}
+	n.log.Warn("HELLO from an identity colliding with a known one; answering IDENTITY_COLLISION",
+		"addr", h.Identity.Address, "from", from)
+	e := message.Error{InRe: message.InRe{Verb: packet.VerbHello, ID: p.ID()}, Code: packet.ErrorIdentityCollision}
+	n.mu.Lock()
+	defer n.mu.Unlock()
+	n.Counters.TxCollision.Add(1)
+	n.sendDirectLocked(np, local, from, packet.VerbError, e.Append(nil), packet.CipherPoly1305Salsa2012, now)
+}
+
 func (n *Node) helloGateAllow(from netip.AddrPort, now time.Time) bool {
 	if n.cfg.HelloRateLimit < 0 {
 		return true

@@ -33,7 +33,12 @@ func (n *Node) dispatchLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 				Payload: e.Payload, InRe: e.InRe, ErrorCode: e.Code}), nil
 		}
 		if e.Code == packet.ErrorIdentityCollision && n.topo.IsUpstream(pr.Identity.Address) {
+			// Only an upstream is believed (1.14 posts a fatal event).
 			n.log.Error("a root reports that our address collides with another identity", "root", pr.Identity.Address)
+			if cb := n.cfg.OnIdentityCollision; cb != nil {
+				root := pr.Identity.Address
+				return true, []func(){func() { n.collisionOnce.Do(func() { cb(root) }) }}, nil
+			}
 		} else {
 			n.log.Debug("ERROR received", "from", pr.Identity.Address, "inRe", e.InRe.Verb, "code", e.Code)
 		}

@@ -19,6 +19,7 @@ import (
 	"strconv"
 	"time"
 
+	"ztnc/zerotier/address"
 	"ztnc/zerotier/api"
 	"ztnc/zerotier/controller"
 	"ztnc/zerotier/identity"
@@ -111,7 +112,15 @@ func Start(o Options) (*Service, error) {
 			log.Warn("saving network config", "err", err)
 		}
 	})
+	done := make(chan error, 2) // the API server's exit and a collision
 	n, err := node.New(node.Config{
+		OnIdentityCollision: func(root address.Address) {
+			log.Error("identity/address collision reported by an upstream", "upstream", root, "address", id.Address)
+			select {
+			case done <- ErrIdentityCollision:
+			default:
+			}
+		},
 		VL2:      layer.Handle,
 		Identity: id, Topology: topo, Conns: []*net.UDPConn{udp}, AllowLoopback: true,
 		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit, PhysicalPaths: lc.Physical,
@@ -144,7 +153,7 @@ func Start(o Options) (*Service, error) {
 	for nwid, dict := range joined {
 		layer.Join(nwid, dict)
 	}
-	s := &Service{Node: n, VL2: layer, Controller: ctl, Port: port, Home: o.Home, Token: token, ln: ln, done: make(chan error, 1)}
+	s := &Service{Node: n, VL2: layer, Controller: ctl, Port: port, Home: o.Home, Token: token, ln: ln, done: done}
 	srv := &api.Server{Node: n, Token: token, Settings: api.Settings{HomeDir: o.Home, PrimaryPort: uint16(port)},
 		Networks: &netapi.Handler{Layer: layer, Store: store}, Controller: ctl.Handler(), VL2Counters: layer.Counters.Snapshot}
 	s.http = &http.Server{Handler: srv.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -166,8 +175,29 @@ func (s *Service) Close() error {
 	return nil
 }
 
-// Done delivers the API server's exit error.
+// Done delivers why the service stopped working: the API server's exit
+// error, or ErrIdentityCollision.
 func (s *Service) Done() <-chan error { return s.done }
+
+// ErrIdentityCollision is delivered on Done when an upstream reports that
+// another identity holds our address. ZeroTier One then stops, sets its
+// identity aside (SetAsideIdentity) and starts again, which makes a new one.
+var ErrIdentityCollision = errors.New("identity/address collision")
+
+// SetAsideIdentity moves identity.secret to
+// identity.secret.saved_after_collision and removes identity.public, as
+// ZeroTier One does after a collision, so the next start generates a new
+// identity. The saved copy stays 0600.
+func SetAsideIdentity(home string) error {
+	secret := filepath.Join(home, "identity.secret")
+	if err := os.Rename(secret, secret+".saved_after_collision"); err != nil {
+		return fmt.Errorf("service: setting identity aside: %w", err)
+	}
+	if err := os.Remove(filepath.Join(home, "identity.public")); err != nil && !errors.Is(err, fs.ErrNotExist) {
+		return fmt.Errorf("service: setting identity aside: %w", err)
+	}
+	return nil
+}
 
 // bind opens the UDP socket and the 127.0.0.1 TCP API listener on one port
 // number (the port file names both). Port 0 means 9993, else any free port.
