@@ -6,6 +6,7 @@
 package netjoin
 
 import (
+	"context"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -46,15 +47,15 @@ func State(n *vl2.Network, me string) (string, bool) {
 	}
 }
 
-// ErrWait is returned by Wait when the deadline passes.
+// ErrWait is returned by Wait when ctx ends.
 var ErrWait = errors.New("gave up waiting")
 
 // Wait polls until every network has an address. report is called with each
 // network's state when it changes ("requesting configuration…" is taken as
-// already said); an error from report ends the wait with that error. At the
-// deadline Wait returns ErrWait wrapped with the state of each network not
+// already said); an error from report ends the wait with that error. When
+// ctx ends Wait returns ErrWait wrapped with the state of each network not
 // ready.
-func Wait(nets []*vl2.Network, me string, deadline time.Time, report func(n *vl2.Network, state string) error) error {
+func Wait(ctx context.Context, nets []*vl2.Network, me string, report func(n *vl2.Network, state string) error) error {
 	shown := make([]string, len(nets))
 	for i := range shown {
 		shown[i] = "requesting configuration…"
@@ -78,10 +79,11 @@ func Wait(nets []*vl2.Network, me string, deadline time.Time, report func(n *vl2
 		if ready {
 			return nil
 		}
-		if time.Now().After(deadline) {
+		select {
+		case <-ctx.Done():
 			return fmt.Errorf("%w: %s", ErrWait, strings.Join(pending, "; "))
+		case <-time.After(100 * time.Millisecond):
 		}
-		time.Sleep(100 * time.Millisecond)
 	}
 }
 

@@ -41,7 +41,9 @@ Flags:
                    once every network has given this node an address.
                    Default: $ZT_NC_NWID (IDs separated by commas or spaces).
   -d HOME          the node's home: identity (created on first use), planet,
-                   networks.d/. Default $ZTNC_HOME, else ~/.ztnc.
+                   networks.d/. Default $ZTNC_HOME, else ~/.ztnc. When
+                   ` + "`ztnc service -d HOME`" + ` runs, CMD is handed to it and shares
+                   its node, addresses and loopback with its other programs.
   --ephemeral      a fresh identity in a temporary HOME, removed at exit
                    (a new member each run; for containers). Not with -d.
   --planet FILE    use this planet instead of ZeroTier's (default $ZTNC_PLANET;
@@ -189,6 +191,11 @@ func run(args []string) int {
 				return 125
 			}
 		}
+		if !*ephemeral {
+			if code, ok := tryShared(*home, nets, locals, *wait, argv, *grace); ok {
+				return code
+			}
+		}
 		svc, zaddrs, err := startZT(st, ztOptions{home: *home, planet: *planet, port: *port, nets: nets, wait: *wait}, os.Stderr, log)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
@@ -211,7 +218,16 @@ func run(args []string) int {
 	}
 	sup.SetFallThrough(fall)
 	env := append(os.Environ(), "ZTNC_ADDRS="+joinPrefixes(addrs))
-	return supervise(sup, argv, env, *grace)
+	code := supervise(func(lfd, _ int) bool {
+		go func() {
+			if err := sup.Serve(lfd); err != nil {
+				slog.Error("supervisor stopped", "err", err)
+			}
+		}()
+		return true
+	}, argv, env, *grace)
+	slog.Debug("supervisor", "calls", sup.Stats.Calls.Load(), "continued", sup.Stats.Continued.Load(), "efault", sup.Stats.Faults.Load())
+	return code
 }
 
 func joinPrefixes(ps []netip.Prefix) string {
@@ -222,8 +238,10 @@ func joinPrefixes(ps []netip.Prefix) string {
 	return strings.Join(ss, " ")
 }
 
-// supervise runs argv under sup and returns the exit status to use.
-func supervise(sup *supervisor.Supervisor, argv, env []string, grace time.Duration) int {
+// supervise runs argv under the filter, has serve take its listener (false:
+// it could not, CMD is killed and ztnc-run fails), and returns the exit
+// status to use.
+func supervise(serve func(lfd, pid int) bool, argv, env []string, grace time.Duration) int {
 	if err := unix.Prctl(unix.PR_SET_CHILD_SUBREAPER, 1, 0, 0, 0); err != nil {
 		fmt.Fprintf(os.Stderr, "ztnc-run: PR_SET_CHILD_SUBREAPER: %v\n", err)
 		return 125
@@ -248,13 +266,13 @@ func supervise(sup *supervisor.Supervisor, argv, env []string, grace time.Durati
 			unix.Kill(pid, s.(syscall.Signal))
 		}
 	}()
-	go func() {
-		if err := sup.Serve(lfd); err != nil {
-			slog.Error("supervisor stopped", "err", err)
-		}
-	}()
+	if !serve(lfd, pid) {
+		unix.Kill(pid, unix.SIGKILL)
+		waitTarget(pid)
+		reapRest(grace)
+		return 125
+	}
 	ws := waitTarget(pid)
 	reapRest(grace)
-	slog.Debug("supervisor", "calls", sup.Stats.Calls.Load(), "continued", sup.Stats.Continued.Load(), "efault", sup.Stats.Faults.Load())
 	return exitCode(ws)
 }

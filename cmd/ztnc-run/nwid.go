@@ -4,6 +4,7 @@ package main
 // the supervised programs' stack.
 
 import (
+	"context"
 	"fmt"
 	"io"
 	"log/slog"
@@ -72,7 +73,9 @@ func startZT(st *netstack.Stack, o ztOptions, stderr io.Writer, log *slog.Logger
 		fmt.Fprintf(stderr, "ztnc-run: node %s joining %016x… requesting configuration…\n", me, id)
 		nets[i] = svc.VL2.Join(id, nil)
 	}
-	err = netjoin.Wait(nets, me.String(), time.Now().Add(o.wait), func(n *vl2.Network, state string) error {
+	ctx, cancel := context.WithTimeout(context.Background(), o.wait)
+	defer cancel()
+	err = netjoin.Wait(ctx, nets, me.String(), func(n *vl2.Network, state string) error {
 		fmt.Fprintf(stderr, "ztnc-run: %016x: %s\n", n.ID(), state)
 		return nil
 	})

@@ -9,6 +9,7 @@ import (
 	"os/signal"
 	"syscall"
 
+	"ztnc/runsvc"
 	"ztnc/zerotier/service"
 )
 
@@ -32,8 +33,17 @@ func runService(o *options, stderr io.Writer) int {
 			fmt.Fprintf(stderr, "ztnc service: %v\n", err)
 			return 1
 		}
+		// Programs started by `ztnc-run -d HOME --nwid …` share this node
+		// (after a restart, the programs of the old one have lost theirs).
+		door, err := runsvc.Listen(s, log)
+		if err != nil {
+			s.Close()
+			fmt.Fprintf(stderr, "ztnc service: %v\n", err)
+			return 1
+		}
 		select {
 		case got := <-sig:
+			door.Close()
 			log.Info("stopping", "signal", got.String())
 			if err := s.Close(); err != nil {
 				fmt.Fprintf(stderr, "ztnc service: %v\n", err)
@@ -41,6 +51,7 @@ func runService(o *options, stderr io.Writer) int {
 			}
 			return 0
 		case err := <-s.Done():
+			door.Close()
 			s.Close()
 			if !errors.Is(err, service.ErrIdentityCollision) {
 				log.Error("API server stopped", "err", err)

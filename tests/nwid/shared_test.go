@@ -1,0 +1,221 @@
+package nwid
+
+import (
+	"bytes"
+	"context"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ztnc/tests/testutil"
+)
+
+// background starts argv in dir (its own process group) and returns a
+// function that kills the group and gives the combined output; the group
+// is killed at cleanup too.
+func background(t *testing.T, dir string, argv []string) (kill func() string, done <-chan error) {
+	t.Helper()
+	c := exec.Command(argv[0], argv[1:]...)
+	c.Dir, c.Env = dir, []string{path}
+	var out bytes.Buffer
+	c.Stdout, c.Stderr = &out, &out
+	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	c.WaitDelay = 5 * time.Second
+	if err := c.Start(); err != nil {
+		t.Fatal(err)
+	}
+	ch := make(chan error, 1)
+	go func() { ch <- c.Wait() }()
+	killed := false
+	kill = func() string {
+		if !killed {
+			killed = true
+			syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+			select {
+			case err := <-ch:
+				ch <- err
+			case <-time.After(10 * time.Second):
+			}
+		}
+		return out.String()
+	}
+	t.Cleanup(func() {
+		o := kill()
+		if t.Failed() {
+			t.Logf("%s:\n%s", strings.Join(argv, " "), o)
+		}
+	})
+	return kill, ch
+}
+
+// waitFile waits for path to exist and returns its content.
+func waitFile(t *testing.T, path string, done <-chan error) string {
+	t.Helper()
+	deadline := time.After(90 * time.Second)
+	for {
+		if b, err := os.ReadFile(path); err == nil && len(b) > 0 {
+			return string(b)
+		}
+		select {
+		case err := <-done:
+			t.Fatalf("exited before writing %s: %v", path, err)
+		case <-deadline:
+			t.Fatalf("%s never appeared", path)
+		case <-time.After(50 * time.Millisecond):
+		}
+	}
+}
+
+// TestSharedService: with `ztnc service -d S` running, two servers started
+// by `ztnc-run -d S` share the service's node: the same virtual address and
+// the same loopback. A client on a second node fetches from both; killing
+// one server leaves the other serving and the service up; ztnc-run exits
+// with its program's status.
+func TestSharedService(t *testing.T) {
+	run := testutil.ZtncRun(t)
+	bin := ztnc(t)
+	planet, nwid := labUp(t)
+	for _, u := range testutil.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			base := testutil.SharedTempDir(t)
+			svcHome := filepath.Join(base, "svc")
+			_, svcDone := background(t, base, u.Wrap(bin, "service", "-d", svcHome, "--planet", planet))
+			sock := filepath.Join(svcHome, "ztnc-run.sock")
+			deadline := time.Now().Add(30 * time.Second)
+			for {
+				if _, err := os.Stat(sock); err == nil {
+					break
+				}
+				if time.Now().After(deadline) {
+					t.Fatal("the service made no ztnc-run.sock")
+				}
+				time.Sleep(50 * time.Millisecond)
+			}
+			if st, _ := os.Stat(sock); st.Mode().Perm() != 0o600 {
+				t.Errorf("ztnc-run.sock has mode %v, want 0600", st.Mode().Perm())
+			}
+
+			// Two servers, each its own ztnc-run, on ports 8081 and 8082.
+			var addrs [2]string
+			var kills [2]func() string
+			for i, port := range []string{"8081", "8082"} {
+				www := filepath.Join(base, "www"+port)
+				if err := os.Mkdir(www, 0o755); err != nil {
+					t.Fatal(err)
+				}
+				os.WriteFile(filepath.Join(www, "f"), []byte("from "+port+"\n"), 0o644)
+				af := filepath.Join(base, "addrs"+port)
+				script := `echo "$ZTNC_ADDRS" > ` + af + `.tmp && mv ` + af + `.tmp ` + af + `
+exec python3 -m http.server ` + port + ` --bind ::`
+				var done <-chan error
+				kills[i], done = background(t, www, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", script))
+				addrs[i] = strings.TrimSpace(waitFile(t, af, done))
+			}
+			if addrs[0] != addrs[1] || addrs[0] == "" {
+				t.Fatalf("the two programs got %q and %q; want the service's one address", addrs[0], addrs[1])
+			}
+			var v4 netip.Addr
+			for _, f := range strings.Fields(addrs[0]) {
+				if p := netip.MustParsePrefix(f); p.Addr().Is4() {
+					v4 = p.Addr()
+				}
+			}
+
+			// A third program of the service reaches both over the shared
+			// loopback, and exits with its own status.
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+			lo := `for p in 8081 8082; do for i in $(seq 100); do curl -sf http://127.0.0.1:$p/f && break; sleep 0.2; done; done; exit 7`
+			out, err := testutil.RunGroup(ctx, base, []string{path}, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", lo)...)
+			if code := exitCode(err); code != 7 || !strings.Contains(string(out), "from 8081") || !strings.Contains(string(out), "from 8082") {
+				t.Fatalf("program over the shared loopback: exit %d, want 7 and both files\n%s", code, out)
+			}
+			if !strings.Contains(string(out), "service node ") {
+				t.Errorf("the third program did not go through the service:\n%s", out)
+			}
+
+			// Node B, a node of its own, fetches from both over the lab network.
+			fetch := func(ports ...string) string {
+				script := ""
+				for _, p := range ports {
+					script += `curl -sS --max-time 10 --retry 20 --retry-delay 1 --retry-all-errors http://` + v4.String() + `:` + p + `/f; `
+				}
+				out, _ := testutil.RunGroup(ctx, base, []string{path}, u.Wrap(run, "-d", filepath.Join(base, "home-b"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c", script)...)
+				return string(out)
+			}
+			if out := fetch("8081", "8082"); !strings.Contains(out, "from 8081") || !strings.Contains(out, "from 8082") {
+				t.Fatalf("node B did not fetch from both servers of the service:\n%s", out)
+			}
+
+			// Kill the first server (ztnc-run and its program): the second
+			// keeps serving, the service stays up.
+			kills[0]()
+			out2 := fetch("8082")
+			if !strings.Contains(out2, "from 8082") {
+				t.Fatalf("after killing the 8081 server, node B cannot fetch from 8082:\n%s", out2)
+			}
+			select {
+			case err := <-svcDone:
+				t.Fatalf("the service exited: %v", err)
+			default:
+			}
+			if out, err := exec.Command(bin, "info", "-d", svcHome).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "200 info ") {
+				t.Fatalf("ztnc info against the service: %v %s", err, out)
+			}
+		})
+	}
+}
+
+// TestSharedServiceAuth: only the service's own uid may use its socket —
+// the socket's mode keeps others out, and SO_PEERCRED does if the mode is
+// loosened. A refused ztnc-run fails (125) without running CMD and without
+// starting a node of its own on the service's HOME.
+func TestSharedServiceAuth(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root to run as another uid")
+	}
+	run := testutil.ZtncRun(t)
+	bin := ztnc(t)
+	planet, nwid := labUp(t)
+	base := testutil.SharedTempDir(t)
+	svcHome := filepath.Join(base, "svc")
+	os.Mkdir(svcHome, 0o755) // others may reach the socket's name
+	background(t, base, []string{bin, "service", "-d", svcHome, "--planet", planet})
+	sock := filepath.Join(svcHome, "ztnc-run.sock")
+	waitFile(t, filepath.Join(svcHome, "zerotier-one.port"), nil)
+	for i := 0; i < 300; i++ {
+		if _, err := os.Stat(sock); err == nil {
+			break
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	nobody := testutil.User{Name: "nobody", Uid: testutil.Nobody}
+	try := func(what, want string) {
+		marker := filepath.Join(base, "ran")
+		ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+		defer cancel()
+		out, err := testutil.RunGroup(ctx, base, []string{path}, nobody.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "touch", marker)...)
+		if code := exitCode(err); code != 125 {
+			t.Errorf("%s: ztnc-run as uid 65534 exited %d, want 125\n%s", what, code, out)
+		}
+		if _, err := os.Stat(marker); err == nil {
+			t.Errorf("%s: CMD ran", what)
+		}
+		if strings.Contains(string(out), "joining") {
+			t.Errorf("%s: ztnc-run went on to join:\n%s", what, out)
+		}
+		if !strings.Contains(string(out), want) {
+			t.Errorf("%s: the message does not say %q:\n%s", what, want, out)
+		}
+	}
+	try("socket mode 0600", "belongs to another user")
+	if err := os.Chmod(sock, 0o666); err != nil {
+		t.Fatal(err)
+	}
+	try("socket mode 0666 (SO_PEERCRED)", "uid 65534 may not use this service")
+}
