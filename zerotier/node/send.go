@@ -158,6 +158,9 @@ func (n *Node) sendHelloLocked(pr *peer.Peer, local int, to netip.AddrPort, now 
 	for _, m := range n.topo.Moons() {
 		h.Moons = append(h.Moons, message.MoonRef{ID: m.ID, Timestamp: m.Timestamp})
 	}
+	for _, id := range n.topo.WantedMoons() { // orbited through a seed, not yet received
+		h.Moons = append(h.Moons, message.MoonRef{ID: id})
+	}
 	p, err := h.Packet(id, pr.Identity.Address, pr.Keys)
 	if err != nil {
 		n.log.Error("HELLO", "err", err)

@@ -98,6 +98,32 @@ func (n *Node) pingCheckLocked(now time.Time) {
 			}
 		}
 	}
+	// Pending moon seeds are contacted like leaves in 1.14's "always
+	// contact" set: found by WHOIS, then HELLO (which lists the wanted
+	// moon) at least every 28 s, relayed through a root while there is no
+	// direct path.
+	for _, s := range n.topo.Seeds() {
+		if isUp[s.Root] {
+			continue
+		}
+		isUp[s.Root] = true
+		pr := n.peers[s.Root]
+		if pr == nil {
+			n.requestWhoisLocked(s.Root, now)
+			continue
+		}
+		if now.Sub(pr.LastFullHello) <= path.HeartbeatPeriod*2 {
+			continue
+		}
+		sent4, sent6 := n.keepaliveLocked(pr, now)
+		pr.LastFullHello = now
+		if !sent4 && !sent6 {
+			if up := n.bestUpstreamLocked(now, s.Root); up != nil {
+				pa := up.BestPath(now)
+				n.sendHelloLocked(pr, pa.Local, pa.Remote, now)
+			}
+		}
+	}
 	for a, pr := range n.peers {
 		if isUp[a] || now.Sub(pr.LastReceive) >= peer.ActivityTimeout {
 			continue

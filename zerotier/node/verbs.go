@@ -111,7 +111,7 @@ func (n *Node) handleOKLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 				n.surface[path.Unmap(o.From)] = now
 			}
 		}
-		if n.topo.IsUpstream(pr.Identity.Address) {
+		if n.topo.AcceptsWorldsFrom(pr.Identity.Address) {
 			for _, w := range o.Worlds {
 				if ok, err := n.topo.Offer(w); err != nil {
 					n.log.Warn("saving world update", "err", err)

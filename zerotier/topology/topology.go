@@ -13,6 +13,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync"
 
@@ -52,6 +53,14 @@ type Topology struct {
 	home   string // "" = do not persist
 	planet *world.World
 	moons  map[uint64]*world.World
+	seeds  []Seed // moons orbited but not yet received, in orbit order
+}
+
+// Seed is a moon we orbit through one of its roots and have not received
+// yet (1.14's _moonSeeds).
+type Seed struct {
+	MoonID uint64
+	Root   address.Address
 }
 
 // New builds a topology from an explicit planet (nil: the embedded default)
@@ -61,6 +70,11 @@ func New(planet *world.World) *Topology {
 		planet = world.DefaultPlanet()
 	}
 	return &Topology{planet: planet, moons: map[uint64]*world.World{}}
+}
+
+// moonPath is where a moon is kept in the home directory.
+func (t *Topology) moonPath(id uint64) string {
+	return filepath.Join(t.home, MoonsDir, fmt.Sprintf("%016x.moon", id))
 }
 
 // Load reads home/planet and home/moons.d/*.moon the way 1.14 does: a usable
@@ -139,7 +153,7 @@ func (t *Topology) persist(w *world.World) error {
 		if err := os.MkdirAll(filepath.Join(t.home, MoonsDir), 0o755); err != nil {
 			return fmt.Errorf("topology: %w", err)
 		}
-		p = filepath.Join(t.home, MoonsDir, fmt.Sprintf("%016x.moon", w.ID))
+		p = t.moonPath(w.ID)
 	}
 	if cur, err := os.ReadFile(p); err == nil && string(cur) == string(b) {
 		return nil
@@ -245,10 +259,12 @@ func (t *Topology) RootEndpoints(addr address.Address) []netip.AddrPort {
 	return out
 }
 
-// Offer applies a world received in OK(HELLO) from an upstream: a planet or
+// Offer applies a world received in OK(HELLO) from an upstream or a moon
+// seed (see AcceptsWorldsFrom), as 1.14's Topology::addWorld: a planet or
 // known moon is replaced only by a newer one signed with the current key
-// (1.14's shouldBeReplacedBy). Unknown moons are not accepted (we keep no
-// moon seeds). It reports whether the world was accepted.
+// (shouldBeReplacedBy); an unknown moon is accepted, unsigned as a first
+// copy, only if a pending seed names its ID and one of its roots, and that
+// seed is then dropped. It reports whether the world was accepted.
 func (t *Topology) Offer(w *world.World) (bool, error) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
@@ -259,8 +275,13 @@ func (t *Topology) Offer(w *world.World) (bool, error) {
 		}
 		t.planet = w
 	case world.TypeMoon:
-		cur, ok := t.moons[w.ID]
-		if !ok || !cur.ShouldBeReplacedBy(w) {
+		if cur, ok := t.moons[w.ID]; ok {
+			if !cur.ShouldBeReplacedBy(w) {
+				return false, nil
+			}
+		} else if i := t.seedFor(w); i >= 0 {
+			t.seeds = append(t.seeds[:i], t.seeds[i+1:]...)
+		} else {
 			return false, nil
 		}
 		t.moons[w.ID] = w
@@ -268,6 +289,103 @@ func (t *Topology) Offer(w *world.World) (bool, error) {
 		return false, nil
 	}
 	return true, t.persist(w)
+}
+
+// seedFor returns the index of the first pending seed for moon w whose
+// address is one of w's roots, or -1.
+func (t *Topology) seedFor(w *world.World) int {
+	for i, s := range t.seeds {
+		if s.MoonID != w.ID {
+			continue
+		}
+		for _, r := range w.Roots {
+			if r.Identity.Address == s.Root {
+				return i
+			}
+		}
+	}
+	return -1
+}
+
+// Orbit joins moon id (1.14's Topology::addMoon): if moons.d holds it, that
+// copy is accepted as is (first copy, no signature check) and the moon's
+// roots become upstreams at once; otherwise, given a seed (one of the
+// moon's roots), the seed is remembered until the moon arrives in an
+// OK(HELLO) from it. It reports whether the moon is now held.
+func (t *Topology) Orbit(id uint64, seed address.Address) (bool, error) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if _, ok := t.moons[id]; ok {
+		return true, nil
+	}
+	if t.home != "" {
+		b, err := os.ReadFile(t.moonPath(id))
+		switch {
+		case err == nil:
+			if m, perr := world.Parse(b); perr == nil && m.Type == world.TypeMoon && m.ID == id {
+				t.moons[id] = m
+				return true, nil
+			}
+		case !errors.Is(err, fs.ErrNotExist):
+			return false, fmt.Errorf("topology: %w", err)
+		}
+	}
+	if seed != 0 && !slices.Contains(t.seeds, Seed{id, seed}) {
+		t.seeds = append(t.seeds, Seed{id, seed})
+	}
+	return false, nil
+}
+
+// Deorbit leaves moon id: the moon, its file and its seeds go.
+func (t *Topology) Deorbit(id uint64) error {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	delete(t.moons, id)
+	t.seeds = slices.DeleteFunc(t.seeds, func(s Seed) bool { return s.MoonID == id })
+	if t.home != "" {
+		if err := os.Remove(t.moonPath(id)); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			return fmt.Errorf("topology: %w", err)
+		}
+	}
+	return nil
+}
+
+// Seeds returns the pending moon seeds.
+func (t *Topology) Seeds() []Seed {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	return slices.Clone(t.seeds)
+}
+
+// WantedMoons are the IDs of moons with a pending seed, each once; HELLOs
+// list them with timestamp 0 so upstreams and seeds send them.
+func (t *Topology) WantedMoons() []uint64 {
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	var out []uint64
+	for _, s := range t.seeds {
+		if !slices.Contains(out, s.MoonID) {
+			out = append(out, s.MoonID)
+		}
+	}
+	return out
+}
+
+// AcceptsWorldsFrom reports whether world updates in an OK(HELLO) from addr
+// are considered: addr is an upstream or a pending moon seed (1.14's
+// shouldAcceptWorldUpdateFrom).
+func (t *Topology) AcceptsWorldsFrom(addr address.Address) bool {
+	if t.IsUpstream(addr) {
+		return true
+	}
+	t.mu.RLock()
+	defer t.mu.RUnlock()
+	for _, s := range t.seeds {
+		if s.Root == addr {
+			return true
+		}
+	}
+	return false
 }
 
 // Updates returns the worlds a peer's HELLO says it holds older copies of:
