@@ -33,11 +33,14 @@ var verbFlags = map[string][]string{
 	"leave":        {"home", "json", "port", "token", "host"},
 	"listnetworks": {"home", "json", "port", "token", "host"},
 	"controller":   {"home", "json", "port", "token", "host"},
+	"listmoons":    {"home", "json", "port", "token", "host"},
+	"orbit":        {"home", "json", "port", "token", "host"},
+	"deorbit":      {"home", "json", "port", "token", "host"},
 	"help":         {},
 }
 
 // takesArgs are the verbs with positional arguments.
-var takesArgs = map[string]bool{"join": true, "leave": true, "controller": true}
+var takesArgs = map[string]bool{"join": true, "leave": true, "controller": true, "orbit": true, "deorbit": true}
 
 // parseArgs accepts flags anywhere (before or after the verb), in the forms
 // -x VALUE, -x=VALUE, --long VALUE, --long=VALUE, and zerotier-cli's

@@ -6,6 +6,7 @@
 //	ztnc listpeers [-j] [-d HOME]                      what `zerotier-cli listpeers` prints
 //	ztnc join|leave NWID [-j] [-d HOME]                 what zerotier-cli join/leave do
 //	ztnc listnetworks [-j] [-d HOME]                   what zerotier-cli listnetworks prints
+//	ztnc listmoons|orbit WORLD SEED|deorbit WORLD      what zerotier-cli does with moons
 //	ztnc controller <command> [args]                   manage our controller's networks and members
 //	ztnc idtool <command> [args]                       what zerotier-idtool does (plus mkplanet)
 //	ztnc lab up|down --dir DIR                         a root+controller and a network on this machine
@@ -45,6 +46,9 @@ verbs:
   join NWID             join a network ("200 join OK")
   leave NWID            leave a network ("200 leave OK")
   listnetworks          print zerotier-cli listnetworks lines
+  listmoons             print the moons this node orbits (JSON)
+  orbit WORLD SEED      orbit moon WORLD through SEED, one of its roots ("200 orbit OK")
+  deorbit WORLD         leave moon WORLD ("200 deorbit OK")
   controller <cmd> ...  manage the networks this node controls (ztnc controller help)
   idtool <command> ...  identities, signatures, moons and planets as zerotier-idtool (ztnc idtool help)
   lab up|down --dir DIR a root+controller with a network on 127.0.0.1, in the background (ztnc lab help)
@@ -84,6 +88,8 @@ func run(args []string, stdout, stderr io.Writer) int {
 		return runService(o, stderr)
 	case "join", "leave", "listnetworks", "controller":
 		return runNetworks(o, stdout, stderr)
+	case "listmoons", "orbit", "deorbit":
+		return runMoons(o, stdout, stderr)
 	default:
 		return runCLI(o, stdout, stderr)
 	}

@@ -47,6 +47,7 @@ func (s *Server) Handler() http.Handler {
 	mux.HandleFunc("GET /peer", s.auth(s.peers))
 	mux.HandleFunc("GET /peer/{addr}", s.auth(s.peer))
 	mux.HandleFunc("GET /debug/counters", s.auth(s.counters))
+	s.moonRoutes(mux)
 	for pat, h := range map[string]http.Handler{"/network": s.Networks, "/network/": s.Networks,
 		"/controller": s.Controller, "/controller/": s.Controller, "/unstable/controller/": s.Controller} {
 		if h != nil {

@@ -22,7 +22,13 @@ func (n *Node) Orbit(id uint64, seed address.Address) (bool, error) {
 	if err := n.syncUpstreamsLocked(time.Now()); err != nil {
 		return held, err
 	}
-	n.lastPing = time.Time{} // contact the seed or the new roots on the next tick
+	// Ask at once: the next tick's ping check sends the seed (or the new
+	// roots) a full HELLO, which lists the wanted moon. 1.14 waits for the
+	// seed's regular HELLO, up to 224 s when the seed is already a root.
+	if pr := n.peers[seed]; pr != nil && !held {
+		pr.LastFullHello = time.Time{}
+	}
+	n.lastPing = time.Time{}
 	return held, nil
 }
 
