@@ -131,6 +131,10 @@ func (a *NIC) Addresses() []netip.Prefix { return a.port.Addresses() }
 func (a *NIC) Detach() error {
 	a.mu.Lock()
 	a.detached = true
+	for p := range a.addrs {
+		a.st.RemoveAddress(a.id, p) // also the loopback's copy, which outlives the NIC
+	}
+	a.addrs = nil
 	a.mu.Unlock()
 	return a.st.DetachPort(a.id)
 }

@@ -18,7 +18,7 @@ import (
 // background starts argv in dir (its own process group) and returns a
 // function that kills the group and gives the combined output; the group
 // is killed at cleanup too.
-func background(t *testing.T, dir string, argv []string) (kill func() string, done <-chan error) {
+func background(t *testing.T, dir string, argv []string) (pid int, kill func() string, done <-chan error) {
 	t.Helper()
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Dir, c.Env = dir, []string{path}
@@ -50,7 +50,7 @@ func background(t *testing.T, dir string, argv []string) (kill func() string, do
 			t.Logf("%s:\n%s", strings.Join(argv, " "), o)
 		}
 	})
-	return kill, ch
+	return c.Process.Pid, kill, ch
 }
 
 // waitFile waits for path to exist and returns its content.
@@ -71,9 +71,25 @@ func waitFile(t *testing.T, path string, done <-chan error) string {
 	}
 }
 
+// waitSock waits for the service in home to open its socket.
+func waitSock(t *testing.T, home string) string {
+	t.Helper()
+	sock := filepath.Join(home, "ztnc-run.sock")
+	deadline := time.Now().Add(30 * time.Second)
+	for {
+		if _, err := os.Stat(sock); err == nil {
+			return sock
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("the service in %s made no ztnc-run.sock", home)
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+}
+
 // TestSharedService: with `ztnc service -d S` running, two servers started
 // by `ztnc-run -d S` share the service's node: the same virtual address and
-// the same loopback. A client on a second node fetches from both; killing
+// the same loopback. A client of a second service fetches from both; killing
 // one server leaves the other serving and the service up; ztnc-run exits
 // with its program's status.
 func TestSharedService(t *testing.T) {
@@ -84,18 +100,12 @@ func TestSharedService(t *testing.T) {
 		t.Run(u.Name, func(t *testing.T) {
 			base := testutil.SharedTempDir(t)
 			svcHome := filepath.Join(base, "svc")
-			_, svcDone := background(t, base, u.Wrap(bin, "service", "-d", svcHome, "--planet", planet))
-			sock := filepath.Join(svcHome, "ztnc-run.sock")
-			deadline := time.Now().Add(30 * time.Second)
-			for {
-				if _, err := os.Stat(sock); err == nil {
-					break
-				}
-				if time.Now().After(deadline) {
-					t.Fatal("the service made no ztnc-run.sock")
-				}
-				time.Sleep(50 * time.Millisecond)
-			}
+			_, _, svcDone := background(t, base, u.Wrap(bin, "service", "-d", svcHome, "--planet", planet))
+			sock := waitSock(t, svcHome)
+			// Node B, the fetching side, is a second service.
+			homeB := filepath.Join(base, "svc-b")
+			background(t, base, u.Wrap(bin, "service", "-d", homeB, "--planet", planet))
+			waitSock(t, homeB)
 			if st, _ := os.Stat(sock); st.Mode().Perm() != 0o600 {
 				t.Errorf("ztnc-run.sock has mode %v, want 0600", st.Mode().Perm())
 			}
@@ -103,6 +113,8 @@ func TestSharedService(t *testing.T) {
 			// Two servers, each its own ztnc-run, on ports 8081 and 8082.
 			var addrs [2]string
 			var kills [2]func() string
+			var pids [2]int
+			var dones [2]<-chan error
 			for i, port := range []string{"8081", "8082"} {
 				www := filepath.Join(base, "www"+port)
 				if err := os.Mkdir(www, 0o755); err != nil {
@@ -112,9 +124,8 @@ func TestSharedService(t *testing.T) {
 				af := filepath.Join(base, "addrs"+port)
 				script := `echo "$ZTNC_ADDRS" > ` + af + `.tmp && mv ` + af + `.tmp ` + af + `
 exec python3 -m http.server ` + port + ` --bind ::`
-				var done <-chan error
-				kills[i], done = background(t, www, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", script))
-				addrs[i] = strings.TrimSpace(waitFile(t, af, done))
+				pids[i], kills[i], dones[i] = background(t, www, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", script))
+				addrs[i] = strings.TrimSpace(waitFile(t, af, dones[i]))
 			}
 			if addrs[0] != addrs[1] || addrs[0] == "" {
 				t.Fatalf("the two programs got %q and %q; want the service's one address", addrs[0], addrs[1])
@@ -139,13 +150,13 @@ exec python3 -m http.server ` + port + ` --bind ::`
 				t.Errorf("the third program did not go through the service:\n%s", out)
 			}
 
-			// Node B, a node of its own, fetches from both over the lab network.
+			// Node B fetches from both over the lab network.
 			fetch := func(ports ...string) string {
 				script := ""
 				for _, p := range ports {
 					script += `curl -sS --max-time 10 --retry 20 --retry-delay 1 --retry-all-errors http://` + v4.String() + `:` + p + `/f; `
 				}
-				out, _ := testutil.RunGroup(ctx, base, []string{path}, u.Wrap(run, "-d", filepath.Join(base, "home-b"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c", script)...)
+				out, _ := testutil.RunGroup(ctx, base, []string{path}, u.Wrap(run, "-d", homeB, "--nwid", nwid, "--", "sh", "-c", script)...)
 				return string(out)
 			}
 			if out := fetch("8081", "8082"); !strings.Contains(out, "from 8081") || !strings.Contains(out, "from 8082") {
@@ -167,6 +178,39 @@ exec python3 -m http.server ` + port + ` --bind ::`
 			if out, err := exec.Command(bin, "info", "-d", svcHome).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "200 info ") {
 				t.Fatalf("ztnc info against the service: %v %s", err, out)
 			}
+			// The network the first ztnc-run asked for is one the service joined.
+			if out, _ := exec.Command(bin, "listnetworks", "-d", svcHome).CombinedOutput(); !strings.Contains(string(out), "200 listnetworks "+nwid+" ") || !strings.Contains(string(out), " OK ") {
+				t.Errorf("ztnc listnetworks does not show %s joined and OK:\n%s", nwid, out)
+			}
+
+			// Leave the network; the next program joins it again (a new
+			// port replaces the old NIC) and the 8082 server, bound to ::,
+			// is reachable again.
+			if out, err := exec.Command(bin, "leave", nwid, "-d", svcHome).CombinedOutput(); err != nil {
+				t.Fatalf("ztnc leave: %v %s", err, out)
+			}
+			out, err = testutil.RunGroup(ctx, base, []string{path}, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", `echo "rejoined $ZTNC_ADDRS"`)...)
+			if err != nil || !strings.Contains(string(out), "rejoined ") {
+				t.Fatalf("a program after leave: %v\n%s", err, out)
+			}
+			if out := fetch("8082"); !strings.Contains(out, "from 8082") {
+				t.Fatalf("after leave and rejoin, node B cannot fetch from 8082:\n%s", out)
+			}
+
+			// SIGTERM to the 8082 server's ztnc-run reaches its program;
+			// ztnc-run exits with the program's status.
+			syscall.Kill(pids[1], syscall.SIGTERM)
+			select {
+			case err := <-dones[1]:
+				if code := exitCode(err); code != 128+int(syscall.SIGTERM) {
+					t.Errorf("the 8082 server's ztnc-run exited %d after SIGTERM, want %d", code, 128+int(syscall.SIGTERM))
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("SIGTERM did not end the 8082 server's ztnc-run")
+			}
+			if out, err := exec.Command(bin, "info", "-d", svcHome).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "200 info ") {
+				t.Fatalf("ztnc info after both servers ended: %v %s", err, out)
+			}
 		})
 	}
 }
@@ -185,15 +229,8 @@ func TestSharedServiceAuth(t *testing.T) {
 	base := testutil.SharedTempDir(t)
 	svcHome := filepath.Join(base, "svc")
 	os.Mkdir(svcHome, 0o755) // others may reach the socket's name
-	background(t, base, []string{bin, "service", "-d", svcHome, "--planet", planet})
-	sock := filepath.Join(svcHome, "ztnc-run.sock")
-	waitFile(t, filepath.Join(svcHome, "zerotier-one.port"), nil)
-	for i := 0; i < 300; i++ {
-		if _, err := os.Stat(sock); err == nil {
-			break
-		}
-		time.Sleep(50 * time.Millisecond)
-	}
+	_, _, _ = background(t, base, []string{bin, "service", "-d", svcHome, "--planet", planet})
+	sock := waitSock(t, svcHome)
 	nobody := testutil.User{Name: "nobody", Uid: testutil.Nobody}
 	try := func(what, want string) {
 		marker := filepath.Join(base, "ran")
