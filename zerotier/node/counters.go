@@ -16,6 +16,7 @@ type Counters struct {
 	DropStale     atomic.Uint64 // OK answering nothing we sent (recently)
 	DropIdentity  atomic.Uint64 // HELLO identity fails validation or collides with a known one
 	TxCollision   atomic.Uint64 // ERROR(IDENTITY_COLLISION) sent to an authentic colliding HELLO
+	PeerCacheHit  atomic.Uint64 // peers brought back from peers.d instead of a WHOIS
 	DropRateLimit atomic.Uint64 // a 1.14 rate limit refused the packet
 	DropHops      atomic.Uint64 // relay refused: hop limit reached
 	DropNoRelay   atomic.Uint64 // not for us and we do not relay for it, or no route
@@ -40,6 +41,7 @@ func (c *Counters) Snapshot() map[string]uint64 {
 		"dropStale":     c.DropStale.Load(),
 		"dropIdentity":  c.DropIdentity.Load(),
 		"txCollision":   c.TxCollision.Load(),
+		"peerCacheHit":  c.PeerCacheHit.Load(),
 		"dropRateLimit": c.DropRateLimit.Load(),
 		"dropHops":      c.DropHops.Load(),
 		"dropNoRelay":   c.DropNoRelay.Load(),

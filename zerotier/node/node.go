@@ -24,6 +24,7 @@ import (
 	"ztnc/zerotier/identity"
 	"ztnc/zerotier/packet"
 	"ztnc/zerotier/peer"
+	"ztnc/zerotier/peercache"
 	"ztnc/zerotier/topology"
 )
 
@@ -77,7 +78,10 @@ type Config struct {
 	// identity holds our address. ZeroTier One then stops, sets its
 	// identity aside and starts again with a new one.
 	OnIdentityCollision func(upstream address.Address)
-	Logger              *slog.Logger
+	// PeerCache is the peers.d directory ("" = none): leaf peers forgotten
+	// for inactivity are written there and read back instead of a WHOIS.
+	PeerCache peercache.Dir
+	Logger    *slog.Logger
 }
 
 // Node is a running VL1 node. Its methods are safe for concurrent use.
@@ -108,6 +112,8 @@ type Node struct {
 	lastPing       time.Time
 	lastHousekeep  time.Time
 	lastUpstreamRx time.Time
+	cacheTried     map[address.Address]time.Time // peers.d reads, one per queue lifetime
+	lastCacheClean time.Time
 
 	collisionOnce sync.Once
 	closeOnce     sync.Once

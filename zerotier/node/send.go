@@ -246,6 +246,9 @@ func (n *Node) requestWhoisLocked(addr address.Address, now time.Time) {
 	if last, ok := n.whois[addr]; ok && now.Sub(last) < WhoisRetryDelay {
 		return
 	}
+	if n.loadCachedPeerLocked(addr, now) {
+		return // known again from peers.d; queued packets go on the next tick
+	}
 	up := n.bestUpstreamLocked(now, 0) // a root may be asked about itself (keeps its path warm)
 	if up == nil {
 		return

@@ -6,6 +6,7 @@ import (
 	"ztnc/zerotier/packet"
 	"ztnc/zerotier/path"
 	"ztnc/zerotier/peer"
+	"ztnc/zerotier/peercache"
 )
 
 // tick runs the Switch timers (WHOIS retries, queue expiry) and, when due,
@@ -20,7 +21,7 @@ func (n *Node) tick(now time.Time) {
 	}
 	if now.Sub(n.lastHousekeep) >= HousekeepingPeriod {
 		n.lastHousekeep = now
-		n.housekeepLocked(now)
+		after = append(after, n.housekeepLocked(now)...)
 	}
 	n.mu.Unlock()
 	for _, f := range after {
@@ -163,12 +164,31 @@ func (n *Node) keepaliveLocked(pr *peer.Peer, now time.Time) (sent4, sent6 bool)
 	return sent4, sent6
 }
 
-// housekeepLocked forgets idle leaf peers and old rate-limit entries.
-func (n *Node) housekeepLocked(now time.Time) {
+// housekeepLocked forgets idle leaf peers (saving them to the peer cache,
+// if any: the returned writes run after the lock) and old rate-limit
+// entries.
+func (n *Node) housekeepLocked(now time.Time) []func() {
+	var after []func()
 	for a, pr := range n.peers {
 		if !n.topo.IsUpstream(a) && now.Sub(pr.LastReceive) >= peer.ActivityTimeout && now.Sub(pr.Created) >= peer.ActivityTimeout {
 			delete(n.peers, a)
+			if n.cfg.PeerCache != "" {
+				after = append(after, n.savePeerLater(pr))
+			}
 		}
+	}
+	for k, t := range n.cacheTried {
+		if now.Sub(t) >= QueueTimeout {
+			delete(n.cacheTried, k)
+		}
+	}
+	if n.cfg.PeerCache != "" && now.Sub(n.lastCacheClean) >= peerCacheCleanPeriod {
+		n.lastCacheClean = now
+		after = append(after, func() {
+			if err := n.cfg.PeerCache.Clean(now.Add(-peercache.MaxAge)); err != nil {
+				n.log.Warn("cleaning peer cache", "err", err)
+			}
+		})
 	}
 	for k, t := range n.expecting {
 		if now.Sub(t) >= expectTTL {
@@ -205,4 +225,5 @@ func (n *Node) housekeepLocked(now time.Time) {
 			delete(n.surface, k)
 		}
 	}
+	return after
 }

@@ -26,6 +26,7 @@ import (
 	"ztnc/zerotier/netapi"
 	"ztnc/zerotier/node"
 	"ztnc/zerotier/packet"
+	"ztnc/zerotier/peercache"
 	"ztnc/zerotier/topology"
 	"ztnc/zerotier/vl2"
 )
@@ -125,6 +126,7 @@ func Start(o Options) (*Service, error) {
 		Identity: id, Topology: topo, Conns: []*net.UDPConn{udp}, AllowLoopback: true,
 		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit, PhysicalPaths: lc.Physical,
 		OnUserMessage: o.OnUserMessage, Logger: log,
+		PeerCache: peercache.Dir(filepath.Join(o.Home, peercache.DirName)),
 	})
 	if err != nil {
 		udp.Close()
