@@ -3,6 +3,7 @@ package main
 import (
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -153,4 +154,106 @@ func TestInteropCLI(t *testing.T) {
 	if _, out := ref(t, home, "listnetworks"); strings.Count(out, "\n") != 1 {
 		t.Errorf("zerotier-cli listnetworks after leave: %q", out)
 	}
+}
+
+// keyPaths flattens a JSON value into its key paths ("config.settings.homeDir",
+// "[].paths[].address"); arrays contribute their elements' keys.
+func keyPaths(v any, prefix string, out map[string]bool) {
+	switch x := v.(type) {
+	case map[string]any:
+		for k, e := range x {
+			p := prefix + k
+			out[p] = true
+			keyPaths(e, p+".", out)
+		}
+	case []any:
+		for _, e := range x {
+			keyPaths(e, strings.TrimSuffix(prefix, ".")+"[].", out)
+		}
+	}
+}
+
+func hasPrefixKey(keys map[string]bool, prefix string) bool {
+	for k := range keys {
+		if strings.HasPrefix(k, prefix) {
+			return true
+		}
+	}
+	return false
+}
+
+// TestInteropAPIFields: our API's JSON has the fields ZeroTier One's has,
+// path for path — /status, /peer, /network/<nwid> on join, /network — as
+// seen through `ztnc … -j` against the real zerotier-one (ZT_REF_BIN, in a
+// network namespace of its own, where joining makes its tap) and against
+// our service. Objects that exist on only one side (a path of an offline
+// peer) are not compared.
+func TestInteropAPIFields(t *testing.T) {
+	bin := os.Getenv("ZT_REF_BIN")
+	if os.Geteuid() != 0 {
+		t.Fatal("ZT_REF_BIN is set but this test needs root for a network namespace")
+	}
+	ns := fmt.Sprintf("ztnci-api%d", os.Getpid()%100000)
+	sh(t, "ip", "netns", "add", ns)
+	t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+	sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+
+	ids := servicetest.Identities(t, "testdata/identities.json")
+	_, planet := servicetest.Root(t, ids[0])
+	refHome, ourHome := t.TempDir(), t.TempDir()
+	pb, _ := os.ReadFile(planet)
+	os.WriteFile(filepath.Join(refHome, "planet"), pb, 0o644)
+	conf := `{"settings":{"primaryPort":9993,"portMappingEnabled":false,"allowTcpFallbackRelay":false,"softwareUpdate":"disable"}}`
+	os.WriteFile(filepath.Join(refHome, "local.conf"), []byte(conf), 0o644)
+	ref := exec.Command("ip", "netns", "exec", ns, bin, "-U", "-p9993", refHome)
+	if err := ref.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ref.Process.Kill(); ref.Wait() })
+	servicetest.Leaf(t, ourHome, planet)
+	servicetest.WaitFor(t, "zerotier-one's API", func() bool {
+		out, _ := ztncIn(ns, "info", "-D", refHome).Output()
+		return strings.HasPrefix(string(out), "200 info ")
+	})
+
+	const nwid = "0123456789abcdef" // no controller answers: REQUESTING_CONFIGURATION on both
+	for _, args := range [][]string{{"info"}, {"peers"}, {"join", nwid}, {"listnetworks"}, {"leave", nwid}} {
+		argv := append([]string{"-j"}, args...)
+		refOut, err := ztncIn(ns, append(argv, "-D", refHome)...).Output()
+		if err != nil {
+			t.Fatalf("ztnc %v against zerotier-one: %v\n%s", argv, err, refOut)
+		}
+		rc, ourOut, errs := runCapture(append(argv, "-D", ourHome)...)
+		if rc != 0 {
+			t.Fatalf("ztnc %v against ours: %d %s %s", argv, rc, ourOut, errs)
+		}
+		var rv, ov any
+		if json.Unmarshal(refOut, &rv) != nil || json.Unmarshal([]byte(ourOut), &ov) != nil {
+			t.Fatalf("%v: not JSON:\n%s\n%s", argv, refOut, ourOut)
+		}
+		rk, ok := map[string]bool{}, map[string]bool{}
+		keyPaths(rv, "", rk)
+		keyPaths(ov, "", ok)
+		t.Logf("%v: %d key paths from zerotier-one, %d from ours", args, len(rk), len(ok))
+		for k := range rk {
+			// Settings echo local.conf; bonding fields only with bonds.
+			if !ok[k] && hasPrefixKey(ok, parentOf(k)) {
+				t.Errorf("%v: zerotier-one has %s, we do not", args, k)
+			}
+		}
+		for k := range ok {
+			if !rk[k] && hasPrefixKey(rk, parentOf(k)) {
+				t.Errorf("%v: we have %s, zerotier-one does not", args, k)
+			}
+		}
+	}
+}
+
+// parentOf is the key path of k's parent object plus "." ("" at top level).
+func parentOf(k string) string {
+	i := strings.LastIndex(k, ".")
+	if i < 0 {
+		return ""
+	}
+	return k[:i+1]
 }
