@@ -17,6 +17,7 @@ type Counters struct {
 	DropIdentity  atomic.Uint64 // HELLO identity fails validation or collides with a known one
 	TxCollision   atomic.Uint64 // ERROR(IDENTITY_COLLISION) sent to an authentic colliding HELLO
 	PeerCacheHit  atomic.Uint64 // peers brought back from peers.d instead of a WHOIS
+	PathResets    atomic.Uint64 // surface changes reported by an upstream (paths in scope re-probed)
 	DropRateLimit atomic.Uint64 // a 1.14 rate limit refused the packet
 	DropHops      atomic.Uint64 // relay refused: hop limit reached
 	DropNoRelay   atomic.Uint64 // not for us and we do not relay for it, or no route
@@ -42,6 +43,7 @@ func (c *Counters) Snapshot() map[string]uint64 {
 		"dropIdentity":  c.DropIdentity.Load(),
 		"txCollision":   c.TxCollision.Load(),
 		"peerCacheHit":  c.PeerCacheHit.Load(),
+		"pathResets":    c.PathResets.Load(),
 		"dropRateLimit": c.DropRateLimit.Load(),
 		"dropHops":      c.DropHops.Load(),
 		"dropNoRelay":   c.DropNoRelay.Load(),

@@ -25,6 +25,7 @@ import (
 	"ztnc/zerotier/packet"
 	"ztnc/zerotier/peer"
 	"ztnc/zerotier/peercache"
+	"ztnc/zerotier/selfaware"
 	"ztnc/zerotier/topology"
 )
 
@@ -108,7 +109,7 @@ type Node struct {
 	helloGate      map[uint64]time.Time
 	confirmAt      map[confirmKey]time.Time
 	echoGate       map[confirmKey]time.Time
-	surface        map[netip.AddrPort]time.Time
+	self           selfaware.Table // our external addresses as peers report them
 	lastPing       time.Time
 	lastHousekeep  time.Time
 	lastUpstreamRx time.Time
@@ -181,7 +182,6 @@ func New(cfg Config) (*Node, error) {
 		helloGate: map[uint64]time.Time{},
 		confirmAt: map[confirmKey]time.Time{},
 		echoGate:  map[confirmKey]time.Time{},
-		surface:   map[netip.AddrPort]time.Time{},
 		done:      make(chan struct{}),
 	}
 	for _, c := range cfg.Conns {

@@ -224,7 +224,7 @@ func (n *Node) handleHello(local int, from netip.AddrPort, p packet.Packet) {
 	}
 	n.Counters.RxPackets.Add(1)
 	if p.Hops() == 0 && h.HasDestination && h.Destination.IsValid() {
-		n.surface[path.Unmap(h.Destination)] = now
+		n.iamLocked(pr, local, from, h.Destination, now)
 	}
 	moons := map[uint64]uint64{}
 	for _, m := range h.Moons {

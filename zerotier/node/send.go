@@ -60,7 +60,7 @@ func (n *Node) Echo(dest address.Address, payload []byte) error {
 func (n *Node) PushDirectPaths(dest address.Address) error {
 	n.mu.Lock()
 	var dps []message.DirectPath
-	for ap := range n.surface {
+	for _, ap := range n.self.Surface() {
 		dps = append(dps, message.DirectPath{Addr: ap})
 	}
 	n.mu.Unlock()

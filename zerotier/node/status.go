@@ -92,10 +92,5 @@ func (n *Node) Online() bool {
 func (n *Node) SurfaceAddresses() []netip.AddrPort {
 	n.mu.Lock()
 	defer n.mu.Unlock()
-	out := make([]netip.AddrPort, 0, len(n.surface))
-	for ap := range n.surface {
-		out = append(out, ap)
-	}
-	sort.Slice(out, func(i, j int) bool { return out[i].String() < out[j].String() })
-	return out
+	return n.self.Surface()
 }

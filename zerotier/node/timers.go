@@ -220,10 +220,6 @@ func (n *Node) housekeepLocked(now time.Time) []func() {
 			delete(n.echoGate, k)
 		}
 	}
-	for k, t := range n.surface {
-		if now.Sub(t) >= 10*time.Minute {
-			delete(n.surface, k)
-		}
-	}
+	n.self.Clean(now)
 	return after
 }

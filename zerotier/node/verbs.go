@@ -108,7 +108,7 @@ func (n *Node) handleOKLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 				}
 			}
 			if o.HasFrom && o.From.IsValid() {
-				n.surface[path.Unmap(o.From)] = now
+				n.iamLocked(pr, local, from, o.From, now)
 			}
 		}
 		if n.topo.AcceptsWorldsFrom(pr.Identity.Address) {
