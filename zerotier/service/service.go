@@ -102,7 +102,7 @@ func Start(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	udp, ln, port, err := bind(o.Port, o.ListenIP)
+	udp, ln, port, err := bind(o.Port, o.ListenIP, SecondaryPort(id.Address))
 	if err != nil {
 		return nil, err
 	}
@@ -201,9 +201,18 @@ func SetAsideIdentity(home string) error {
 	return nil
 }
 
+// SecondaryPort is ZeroTier One 1.14's secondary port for a node address,
+// 20000 + address % 45500: where a node goes when 9993 is taken. Being the
+// same on every start, it keeps the node's path to its peers: a restart on a
+// new random port from the same IP is not learned by peers while the old
+// path still looks alive (path learning's flap guard), and for up to 19 s
+// they keep answering the dead port.
+func SecondaryPort(a address.Address) int { return 20000 + int(uint64(a)%45500) }
+
 // bind opens the UDP socket and the 127.0.0.1 TCP API listener on one port
-// number (the port file names both). Port 0 means 9993, else any free port.
-func bind(want int, ip netip.Addr) (*net.UDPConn, net.Listener, int, error) {
+// number (the port file names both). Port 0 means 9993, else the node's
+// secondary port, else any free port.
+func bind(want int, ip netip.Addr, secondary int) (*net.UDPConn, net.Listener, int, error) {
 	try := func(p int) (*net.UDPConn, net.Listener, error) {
 		network, ua := "udp", &net.UDPAddr{Port: p}
 		if ip.IsValid() {
@@ -231,8 +240,10 @@ func bind(want int, ip netip.Addr) (*net.UDPConn, net.Listener, int, error) {
 		}
 		return u, l, want, nil
 	}
-	if u, l, err := try(packet.DefaultPort); err == nil {
-		return u, l, packet.DefaultPort, nil
+	for _, p := range []int{packet.DefaultPort, secondary} {
+		if u, l, err := try(p); err == nil {
+			return u, l, p, nil
+		}
 	}
 	var lastErr error
 	for range 32 { // a free UDP port whose TCP twin is also free
