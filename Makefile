@@ -3,7 +3,7 @@ GO      ?= go
 GOFLAGS ?=
 export CGO_ENABLED := 1
 
-.PHONY: all build test unit static bench demo clean fuzz
+.PHONY: all build test unit static bench demo clean fuzz compat
 
 all: build
 
@@ -31,6 +31,13 @@ static:
 # host's network.
 demo: build
 	./tests/demo.sh
+
+# The compatibility matrix (tests/compat): real servers on one ztnc node and
+# their clients on another over a lab network, as root and as uid 65534, over
+# IPv4 and IPv6. Results in tests/_results (OK.*, FAIL.*, SUMMARY.md). Also
+# run by `make test` (go test ./... includes tests/compat).
+compat: build
+	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) test -count=1 -timeout 30m -v -run '^TestCompat$$' ./tests/compat
 
 bench: build
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) run ./tests/bench

@@ -1,0 +1,481 @@
+// Package compat is the compatibility matrix: real programs from Debian
+// packages (and a few Go ones) as servers on one ztnc node and their clients
+// on another, over a `ztnc lab` network on this machine.
+//
+// One lab serves the whole run. For each case (cases/NAME.sh) and each user
+// (root, then uid 65534 without capabilities), node A is
+// `ztnc-run -d HOME_A --nwid NWID -- sh NAME.sh server` and, once its server
+// answers, node B is `ztnc-run -d HOME_B --nwid NWID -- sh NAME.sh client`,
+// which runs the client's checks against A's IPv4 address and then against
+// its RFC4193 IPv6 address. Each (case, user, family) leaves
+// tests/_results/OK.<case>.<user>.ipv<4|6> or FAIL.… with the commands,
+// both nodes' output and the timings; the run ends with a table, also
+// written to tests/_results/SUMMARY.md. Any FAIL fails the test.
+//
+// COMPAT_CASES="nginx redis" runs only those cases.
+package compat
+
+import (
+	"bytes"
+	"context"
+	"fmt"
+	"net/netip"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"regexp"
+	"runtime"
+	"slices"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+
+	"ztnc/tests/testutil"
+)
+
+// A compatCase is one script in cases/.
+type compatCase struct {
+	name  string
+	row   string   // what the matrix row says: server ← client
+	needs []string // programs the scripts run (a missing one is a FAIL, not a skip)
+	pkgs  string   // the Debian packages that provide them
+	// prep builds what the case needs before its nodes start (Go programs)
+	// and returns environment entries for the scripts.
+	prep    func(t *testing.T) ([]string, error)
+	timeout time.Duration // node B's whole run (both families); default 2 min
+}
+
+var cases = []compatCase{
+	{name: "nginx", row: "nginx master + 2 workers, epoll, sendfile ← curl; wrk 1000 requests over 50 connections",
+		needs: []string{"nginx", "curl", "wrk", "pgrep"}, pkgs: "nginx curl wrk procps"},
+	{name: "redis", row: "redis-server ← redis-cli; redis-benchmark -q -n 10000",
+		needs: []string{"redis-server", "redis-cli", "redis-benchmark"}, pkgs: "redis-server redis-tools"},
+	{name: "python", row: "python3 http.server ← urllib",
+		needs: []string{"python3"}, pkgs: "python3"},
+	{name: "ping", row: "ping A → B and B → A",
+		needs: []string{"ping"}, pkgs: "iputils-ping"},
+}
+
+// scriptPATH: system directories only, so that root and uid 65534 run the
+// same Debian programs (not shims under root's home).
+const scriptPATH = "/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+
+// readyTimeout bounds node A's start: joining, then the server answering.
+const readyTimeout = 90 * time.Second
+
+// A result is one (case, user, family) cell of the matrix.
+type result struct {
+	ok      bool
+	elapsed time.Duration // that family's client checks
+	note    string        // why it failed
+}
+
+type cell struct{ c, user, fam string }
+
+func TestCompat(t *testing.T) {
+	run := testutil.ZtncRun(t)
+	ztnc := filepath.Join(filepath.Dir(run), "ztnc")
+	if _, err := os.Stat(ztnc); err != nil {
+		t.Fatalf("ztnc not found next to ztnc-run (run `make build`): %v", err)
+	}
+	selected := cases
+	if s := os.Getenv("COMPAT_CASES"); s != "" {
+		want := strings.Fields(s)
+		selected = nil
+		for _, c := range cases {
+			if slices.Contains(want, c.name) {
+				selected = append(selected, c)
+			}
+		}
+		if len(selected) != len(want) {
+			t.Fatalf("COMPAT_CASES=%q names a case that does not exist", s)
+		}
+	}
+	resDir := filepath.Join(testutil.RepoRoot(), "tests", "_results")
+	if err := os.MkdirAll(resDir, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	for _, c := range selected { // stale verdicts of the cases about to run
+		old, _ := filepath.Glob(filepath.Join(resDir, "*."+c.name+".*"))
+		for _, f := range old {
+			os.Remove(f)
+		}
+	}
+
+	lab := labUp(t, ztnc)
+	users := testutil.Users()
+	results := map[cell]result{}
+	start := time.Now()
+	for _, c := range selected {
+		t.Run(c.name, func(t *testing.T) {
+			env, prepErr := []string(nil), error(nil)
+			if err := checkNeeds(c); err != nil {
+				prepErr = err
+			} else if c.prep != nil {
+				env, prepErr = c.prep(t)
+			}
+			for _, u := range users {
+				t.Run(u.Name, func(t *testing.T) {
+					var rep *report
+					if prepErr != nil {
+						rep = &report{c: c, user: u.Name}
+						rep.fail("4", "prerequisite: "+prepErr.Error())
+						rep.fail("6", "prerequisite: "+prepErr.Error())
+					} else {
+						rep = runCase(t, lab, run, c, u, env)
+					}
+					for _, fam := range []string{"4", "6"} {
+						r := rep.res[fam]
+						results[cell{c.name, u.Name, fam}] = r
+						verdict := "OK"
+						if !r.ok {
+							verdict = "FAIL"
+							t.Errorf("%s as %s over IPv%s: FAIL: %s (see %s)", c.name, u.Name, fam, r.note,
+								filepath.Join(resDir, fmt.Sprintf("FAIL.%s.%s.ipv%s", c.name, u.Name, fam)))
+						}
+						name := fmt.Sprintf("%s.%s.%s.ipv%s", verdict, c.name, u.Name, fam)
+						if err := os.WriteFile(filepath.Join(resDir, name), rep.file(fam), 0o644); err != nil {
+							t.Error(err)
+						}
+					}
+				})
+			}
+		})
+	}
+	summary := summarize(selected, users, results, time.Since(start))
+	if err := os.WriteFile(filepath.Join(resDir, "SUMMARY.md"), []byte(summary), 0o644); err != nil {
+		t.Error(err)
+	}
+	t.Logf("compatibility matrix (also in %s):\n%s", filepath.Join(resDir, "SUMMARY.md"), summary)
+}
+
+// checkNeeds fails a case whose programs are missing, naming the packages.
+func checkNeeds(c compatCase) error {
+	for _, p := range c.needs {
+		if _, err := lookPath(p); err != nil {
+			return fmt.Errorf("%s not found in %s (Debian packages: %s; .ci/setup installs them)", p, scriptPATH, c.pkgs)
+		}
+	}
+	return nil
+}
+
+func lookPath(name string) (string, error) {
+	if filepath.IsAbs(name) {
+		if st, err := os.Stat(name); err != nil || st.Mode()&0o111 == 0 {
+			return "", exec.ErrNotFound
+		}
+		return name, nil
+	}
+	for _, d := range filepath.SplitList(scriptPATH) {
+		p := filepath.Join(d, name)
+		if st, err := os.Stat(p); err == nil && st.Mode().IsRegular() && st.Mode()&0o111 != 0 {
+			return p, nil
+		}
+	}
+	return "", exec.ErrNotFound
+}
+
+// lab is the network every case runs on.
+type lab struct{ planet, nwid string }
+
+func labUp(t *testing.T, ztnc string) lab {
+	dir := filepath.Join(testutil.SharedTempDir(t), "lab")
+	ctx, cancel := context.WithTimeout(context.Background(), 60*time.Second)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ztnc, "lab", "up", "--dir", dir).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ztnc lab up: %v\n%s", err, out)
+	}
+	t.Cleanup(func() {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		if out, err := exec.CommandContext(ctx, ztnc, "lab", "down", "--dir", dir).CombinedOutput(); err != nil {
+			t.Errorf("ztnc lab down: %v\n%s", err, out)
+		}
+	})
+	var l lab
+	for _, f := range strings.Fields(strings.TrimPrefix(strings.TrimSpace(string(out)), "export ")) {
+		k, v, _ := strings.Cut(f, "=")
+		switch k {
+		case "ZTNC_PLANET":
+			l.planet = v
+		case "ZT_NC_NWID":
+			l.nwid = v
+		}
+	}
+	if l.planet == "" || len(l.nwid) != 16 {
+		t.Fatalf("ztnc lab up printed %q, want export ZTNC_PLANET=… ZT_NC_NWID=…", out)
+	}
+	return l
+}
+
+// A report collects what one (case, user) run did, for the result files.
+type report struct {
+	c        compatCase
+	user     string
+	argvA    []string
+	argvB    []string
+	env      []string
+	outA     string
+	outB     string
+	readyIn  time.Duration
+	clientIn time.Duration
+	res      map[string]result
+}
+
+func (r *report) fail(fam, note string) {
+	if r.res == nil {
+		r.res = map[string]result{}
+	}
+	r.res[fam] = result{note: note}
+}
+
+// file is the content of OK/FAIL.<case>.<user>.ipv<fam>.
+func (r *report) file(fam string) []byte {
+	var b bytes.Buffer
+	res := r.res[fam]
+	verdict := "OK"
+	if !res.ok {
+		verdict = "FAIL: " + res.note
+	}
+	fmt.Fprintf(&b, "case:    %s (%s)\nuser:    %s\nfamily:  IPv%s\nverdict: %s\n", r.c.name, r.c.row, r.user, fam, verdict)
+	fmt.Fprintf(&b, "timings: node A ready in %v; node B ran %v; IPv%s checks %v\n\n",
+		r.readyIn.Round(time.Millisecond), r.clientIn.Round(time.Millisecond), fam, res.elapsed)
+	fmt.Fprintf(&b, "environment: %s\nnode A: %s\nnode B: %s\n\n", strings.Join(r.env, " "),
+		strings.Join(r.argvA, " "), strings.Join(r.argvB, " "))
+	fmt.Fprintf(&b, "===== node B (client) output =====\n%s\n===== node A (server) output =====\n%s", r.outB, r.outA)
+	return b.Bytes()
+}
+
+var resultLine = regexp.MustCompile(`(?m)^RESULT ipv([46]) (OK|FAIL) (\d+)ms`)
+
+// runCase runs one case as u: node A's server, then node B's client.
+func runCase(t *testing.T, l lab, run string, c compatCase, u testutil.User, extraEnv []string) *report {
+	rep := &report{c: c, user: u.Name, res: map[string]result{}}
+	base := testutil.SharedTempDir(t)
+	work := filepath.Join(base, "work")
+	if err := os.Mkdir(work, 0o777); err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(work, 0o777)
+	// Scripts copied where uid 65534 can read them.
+	scripts := filepath.Join(base, "cases")
+	os.Mkdir(scripts, 0o755)
+	for _, f := range []string{"lib.sh", c.name + ".sh"} {
+		b, err := os.ReadFile(filepath.Join("cases", f))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(scripts, f), b, 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	homes := homesFor(t, u)
+	env := append([]string{
+		"PATH=" + scriptPATH, "HOME=" + work, "TMPDIR=" + work, "LANG=C.UTF-8",
+		"WORK=" + work, "PORT=20080", "PORT2=20081", "PORT3=20082",
+		"ZTNC_PLANET=" + l.planet, "ZT_NC_NWID=" + l.nwid,
+	}, extraEnv...)
+	rep.env = env
+	script := filepath.Join(scripts, c.name+".sh")
+	rep.argvA = u.Wrap(run, "-d", homes[0], "--", "sh", script, "server")
+	rep.argvB = u.Wrap(run, "-d", homes[1], "--", "sh", script, "client")
+
+	// Node A, in the background until the client is done.
+	var outA bytes.Buffer
+	a := exec.Command(rep.argvA[0], rep.argvA[1:]...)
+	a.Dir, a.Env, a.Stdout, a.Stderr = work, env, &outA, &outA
+	a.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
+	a.WaitDelay = 5 * time.Second
+	t0 := time.Now()
+	if err := a.Start(); err != nil {
+		t.Fatal(err)
+	}
+	doneA := make(chan error, 1)
+	go func() { doneA <- a.Wait() }()
+	stopA := func() {
+		// ztnc-run forwards SIGTERM to the script, whose trap stops the
+		// server; ztnc-run then ends what is left after its --grace.
+		syscall.Kill(a.Process.Pid, syscall.SIGTERM)
+		select {
+		case <-doneA:
+		case <-time.After(15 * time.Second):
+			syscall.Kill(-a.Process.Pid, syscall.SIGKILL)
+			<-doneA
+		}
+		rep.outA = outA.String()
+	}
+
+	var aAddrs string
+	ready := false
+	deadline := time.After(readyTimeout)
+wait:
+	for {
+		select {
+		case err := <-doneA:
+			doneA <- err
+			break wait
+		case <-deadline:
+			break wait
+		case <-time.After(100 * time.Millisecond):
+		}
+		if _, err := os.Stat(filepath.Join(work, "ready")); err == nil {
+			ready = true
+			break
+		}
+	}
+	rep.readyIn = time.Since(t0)
+	if !ready {
+		stopA()
+		note := fmt.Sprintf("node A's server was not ready within %v", readyTimeout)
+		if a.ProcessState != nil {
+			note = fmt.Sprintf("node A ended before its server was ready (%v)", a.ProcessState)
+		}
+		rep.fail("4", note)
+		rep.fail("6", note)
+		return rep
+	}
+	a4, a6, err := addrsOf(outA.String())
+	if err != nil {
+		stopA()
+		rep.fail("4", err.Error())
+		rep.fail("6", err.Error())
+		return rep
+	}
+	aAddrs = "A4=" + a4.String() + " A6=" + a6.String()
+	rep.env = append(rep.env, strings.Fields(aAddrs)...)
+
+	timeout := c.timeout
+	if timeout == 0 {
+		timeout = 2 * time.Minute
+	}
+	ctx, cancel := context.WithTimeout(context.Background(), timeout)
+	defer cancel()
+	t1 := time.Now()
+	outB, errB := testutil.RunGroup(ctx, work, append(env, strings.Fields(aAddrs)...), rep.argvB...)
+	rep.clientIn = time.Since(t1)
+	rep.outB = string(outB)
+	stopA()
+
+	for _, m := range resultLine.FindAllStringSubmatch(rep.outB, -1) {
+		var ms int64
+		fmt.Sscan(m[3], &ms)
+		r := result{ok: m[2] == "OK", elapsed: time.Duration(ms) * time.Millisecond}
+		if !r.ok {
+			r.note = "client checks failed: " + firstFail(rep.outB, m[1])
+		}
+		rep.res[m[1]] = r
+	}
+	for _, fam := range []string{"4", "6"} {
+		if _, ok := rep.res[fam]; ok {
+			continue
+		}
+		note := fmt.Sprintf("node B gave no verdict (%v)", errB)
+		if ctx.Err() != nil {
+			note = fmt.Sprintf("node B timed out after %v", timeout)
+		}
+		rep.fail(fam, note)
+	}
+	return rep
+}
+
+// firstFail is the first "FAIL:" line of family fam's part of out.
+func firstFail(out, fam string) string {
+	part := out
+	if i := strings.Index(out, "===== ipv"+fam); i >= 0 {
+		part = out[i:]
+	}
+	for _, line := range strings.Split(part, "\n") {
+		if i := strings.Index(line, "FAIL: "); i >= 0 {
+			return line[i+len("FAIL: "):]
+		}
+	}
+	return "see the output"
+}
+
+// addrsOf reads node A's addresses from the line its script logs.
+func addrsOf(out string) (v4, v6 netip.Addr, err error) {
+	m := regexp.MustCompile(`node A: (\S+) (\S+) as uid`).FindStringSubmatch(out)
+	if m == nil {
+		return v4, v6, fmt.Errorf("node A did not report its addresses")
+	}
+	v4, err1 := netip.ParseAddr(m[1])
+	v6, err2 := netip.ParseAddr(m[2])
+	if err1 != nil || err2 != nil || !v4.Is4() || !netip.MustParsePrefix("fd00::/8").Contains(v6) {
+		return v4, v6, fmt.Errorf("node A's addresses %q %q: want IPv4 and RFC4193 IPv6", m[1], m[2])
+	}
+	return v4, v6, nil
+}
+
+// homesFor returns node A's and node B's HOME for u, the same for every
+// case (identities are made once; each node is still its own ztnc-run).
+var homes = map[string][2]string{}
+
+func homesFor(t *testing.T, u testutil.User) [2]string {
+	if h, ok := homes[u.Name]; ok {
+		return h
+	}
+	d, err := os.MkdirTemp("", "ztnc-compat-homes-")
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.Chmod(d, 0o777)
+	h := [2]string{filepath.Join(d, "home-a"), filepath.Join(d, "home-b")}
+	homes[u.Name] = h
+	return h
+}
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	for _, h := range homes {
+		os.RemoveAll(filepath.Dir(h[0]))
+	}
+	os.Exit(code)
+}
+
+// summarize renders the matrix as Markdown.
+func summarize(cs []compatCase, users []testutil.User, res map[cell]result, took time.Duration) string {
+	var b strings.Builder
+	commit, _ := exec.Command("git", "-C", testutil.RepoRoot(), "describe", "--always", "--dirty", "--abbrev=12").Output()
+	kernel, _ := exec.Command("uname", "-r").Output()
+	fmt.Fprintf(&b, "ztnc compatibility matrix: commit %s, %s, Linux %s, %s/%s, %d CPUs; whole run %v.\n",
+		strings.TrimSpace(string(commit)), time.Now().UTC().Format("2006-01-02 15:04 UTC"), strings.TrimSpace(string(kernel)),
+		runtime.GOOS, runtime.GOARCH, runtime.NumCPU(), took.Round(time.Second))
+	b.WriteString("Server on node A, client on node B (two `ztnc-run --nwid` on a `ztnc lab` network); each cell is one family's client checks.\n\n")
+	b.WriteString("| case | what runs |")
+	for _, u := range users {
+		fmt.Fprintf(&b, " %s IPv4 | %s IPv6 |", u.Name, u.Name)
+	}
+	b.WriteString("\n|---|---|")
+	for range users {
+		b.WriteString("---|---|")
+	}
+	b.WriteString("\n")
+	failed := 0
+	for _, c := range cs {
+		fmt.Fprintf(&b, "| %s | %s |", c.name, c.row)
+		for _, u := range users {
+			for _, fam := range []string{"4", "6"} {
+				r, ok := res[cell{c.name, u.Name, fam}]
+				switch {
+				case !ok:
+					b.WriteString(" not run |")
+					failed++
+				case r.ok:
+					fmt.Fprintf(&b, " OK (%.1f s) |", r.elapsed.Seconds())
+				default:
+					b.WriteString(" **FAIL** |")
+					failed++
+				}
+			}
+		}
+		b.WriteString("\n")
+	}
+	if failed > 0 {
+		fmt.Fprintf(&b, "\n%d cells failed or did not run; details in tests/_results/FAIL.*.\n", failed)
+	} else {
+		b.WriteString("\nEvery cell passed.\n")
+	}
+	return b.String()
+}
