@@ -12,7 +12,8 @@
 // both nodes' output and the timings; the run ends with a table, also
 // written to tests/_results/SUMMARY.md. Any FAIL fails the test.
 //
-// COMPAT_CASES="nginx redis" runs only those cases.
+// COMPAT_CASES="nginx redis" runs only those cases; COMPAT_VERBOSE=1 runs
+// the nodes with -v.
 package compat
 
 import (
@@ -279,8 +280,12 @@ func runCase(t *testing.T, l lab, run string, c compatCase, u testutil.User, ext
 	}, extraEnv...)
 	rep.env = env
 	script := filepath.Join(scripts, c.name+".sh")
-	rep.argvA = u.Wrap(run, "-d", homes[0], "--", "sh", script, "server")
-	rep.argvB = u.Wrap(run, "-d", homes[1], "--", "sh", script, "client")
+	var verbose []string
+	if os.Getenv("COMPAT_VERBOSE") == "1" {
+		verbose = []string{"-v"} // the nodes' and supervisors' debug logs in the result files
+	}
+	rep.argvA = u.Wrap(append(append([]string{run}, verbose...), "-d", homes[0], "--", "sh", script, "server")...)
+	rep.argvB = u.Wrap(append(append([]string{run}, verbose...), "-d", homes[1], "--", "sh", script, "client")...)
 
 	// Node A, in the background until the client is done.
 	var outA bytes.Buffer

@@ -17,6 +17,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"time"
 
 	"ztnc/zerotier/address"
@@ -102,7 +103,7 @@ func Start(o Options) (*Service, error) {
 	if err != nil {
 		return nil, fmt.Errorf("service: %w", err)
 	}
-	udp, ln, port, err := bind(o.Port, o.ListenIP, SecondaryPort(id.Address))
+	udp, ln, port, err := bind(o.Port, o.ListenIP, lastPort(o.Home), SecondaryPort(id.Address))
 	if err != nil {
 		return nil, err
 	}
@@ -209,10 +210,25 @@ func SetAsideIdentity(home string) error {
 // they keep answering the dead port.
 func SecondaryPort(a address.Address) int { return 20000 + int(uint64(a)%45500) }
 
+// lastPort is the port the node had when it last ran (the port file), 0 if
+// none.
+func lastPort(home string) int {
+	b, err := os.ReadFile(filepath.Join(home, api.PortFile))
+	if err != nil {
+		return 0
+	}
+	p, err := strconv.Atoi(strings.TrimSpace(string(b)))
+	if err != nil || p <= 0 || p > 65535 {
+		return 0
+	}
+	return p
+}
+
 // bind opens the UDP socket and the 127.0.0.1 TCP API listener on one port
-// number (the port file names both). Port 0 means 9993, else the node's
-// secondary port, else any free port.
-func bind(want int, ip netip.Addr, secondary int) (*net.UDPConn, net.Listener, int, error) {
+// number (the port file names both). Port 0 means: the port of the last run
+// if it is free (a node that restarts keeps its path, see SecondaryPort),
+// else 9993, else the node's secondary port, else any free port.
+func bind(want int, ip netip.Addr, last, secondary int) (*net.UDPConn, net.Listener, int, error) {
 	try := func(p int) (*net.UDPConn, net.Listener, error) {
 		network, ua := "udp", &net.UDPAddr{Port: p}
 		if ip.IsValid() {
@@ -240,7 +256,10 @@ func bind(want int, ip netip.Addr, secondary int) (*net.UDPConn, net.Listener, i
 		}
 		return u, l, want, nil
 	}
-	for _, p := range []int{packet.DefaultPort, secondary} {
+	for _, p := range []int{last, packet.DefaultPort, secondary} {
+		if p <= 0 {
+			continue
+		}
 		if u, l, err := try(p); err == nil {
 			return u, l, p, nil
 		}

@@ -208,3 +208,32 @@ func TestSecondaryPort(t *testing.T) {
 		t.Fatalf("ports %v: a restart moved the node", ports)
 	}
 }
+
+// TestRestartKeepsPort: a node that started off 9993 (taken then) comes back
+// on the same port even once 9993 is free, so its peers' path stays right.
+func TestRestartKeepsPort(t *testing.T) {
+	ids := servicetest.Identities(t, "testdata/identities.json")
+	_, planet := servicetest.Root(t, ids[0])
+	hold, _ := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 9993})
+	home := t.TempDir()
+	s, err := service.Start(servicetest.Options(home, 0, planet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	first := s.Port
+	s.Close()
+	if hold != nil {
+		hold.Close()
+	}
+	if first == 9993 {
+		t.Fatal("the node bound 9993 although it was held")
+	}
+	s, err = service.Start(servicetest.Options(home, 0, planet))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Close()
+	if s.Port != first {
+		t.Fatalf("restarted on port %d, want the previous run's %d", s.Port, first)
+	}
+}
