@@ -22,6 +22,7 @@ import (
 
 	"ztnc/netstack"
 	"ztnc/supervisor"
+	"ztnc/zerotier/vl2"
 )
 
 const usage = `usage: ztnc-run [flags] -- CMD [ARGS…]
@@ -112,6 +113,8 @@ func run(args []string) int {
 	ephemeral := fs.Bool("ephemeral", false, "")
 	var fall supervisor.FallThrough
 	fs.Func("fallthrough", "", fall.Parse)
+	var dnsf dnsFlags
+	dnsf.register(fs)
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			fmt.Print(usage)
@@ -141,6 +144,10 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "ztnc-run: --ephemeral goes with --nwid and without -d\n\n%s", usage)
 		return 2
 	}
+	if err := dnsf.check(); err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+		return 2
+	}
 	if *port < 0 || *port > 65535 {
 		fmt.Fprintf(os.Stderr, "ztnc-run: --port %d: out of range\n", *port)
 		return 2
@@ -161,6 +168,7 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 		return 125
 	}
+	dnsSrv := newDNS(st, dnsf, fall.Enabled(), log)
 	addrs := append([]netip.Prefix(nil), locals...)
 	if len(locals) > 0 {
 		nic, err := st.AttachPort("local", netstack.NewNullPort(uint32(*mtu)))
@@ -196,7 +204,8 @@ func run(args []string) int {
 				return code
 			}
 		}
-		svc, zaddrs, err := startZT(st, ztOptions{home: *home, planet: *planet, port: *port, nets: nets, wait: *wait}, os.Stderr, log)
+		svc, zaddrs, err := startZT(st, ztOptions{home: *home, planet: *planet, port: *port, nets: nets, wait: *wait,
+			onJoin: func(n *vl2.Network) { followNetworkDNS(dnsSrv, n) }}, os.Stderr, log)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 			return 125
@@ -215,6 +224,13 @@ func run(args []string) int {
 	if err != nil {
 		fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 		return 125
+	}
+	if dnsSrv != nil {
+		if err := dnsSrv.Start(); err != nil {
+			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
+			return 125
+		}
+		fall.Keep = dnsSrv.Addrs()
 	}
 	sup.SetFallThrough(fall)
 	env := append(os.Environ(), "ZTNC_ADDRS="+joinPrefixes(addrs))

@@ -54,6 +54,7 @@ type ztOptions struct {
 	port         int
 	nets         []uint64
 	wait         time.Duration
+	onJoin       func(*vl2.Network) // after each network is attached
 }
 
 // startZT starts the node, joins every network, waits until each has an
@@ -91,6 +92,9 @@ func startZT(st *netstack.Stack, o ztOptions, stderr io.Writer, log *slog.Logger
 			return nil, nil, err
 		}
 		addrs = append(addrs, nic.Addresses()...)
+		if o.onJoin != nil {
+			o.onJoin(n)
+		}
 	}
 	return svc, addrs, nil
 }
