@@ -40,7 +40,7 @@ func (s *Supervisor) sysConnect(c *call) {
 		c.fail(e)
 		return
 	}
-	if terr := so.ep.Connect(addr); terr != nil {
+	if terr := so.ep.Connect(*so.routeVia(&addr)); terr != nil {
 		c.fail(errnoOf(terr))
 		return
 	}

@@ -10,6 +10,9 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
@@ -175,6 +178,7 @@ func (so *socket) dgramCheck(n uint64, flags int) unix.Errno {
 
 // dgramSend sends payload to 'to' (nil: the connected peer).
 func (so *socket) dgramSend(payload []byte, to *tcpip.FullAddress) (int, unix.Errno) {
+	to = so.routeVia(to)
 	n, terr := so.ep.Write(bytes.NewReader(payload), tcpip.WriteOptions{To: to})
 	if terr != nil {
 		return 0, errnoOf(terr)
@@ -447,4 +451,39 @@ func (s *Supervisor) sysRecvfrom(c *call) {
 		c.ret(int64(ret))
 		return true
 	})
+}
+
+// routeVia names the NIC a datagram to 'to' leaves by, for a socket bound to
+// one of our addresses. gVisor otherwise sends through the NIC it registered
+// the socket on at bind, picked at random among those holding the address —
+// and every network address is on the loopback NIC too (netstack.AddAddress),
+// so a server's replies to a remote peer failed with ENETUNREACH half the time.
+func (so *socket) routeVia(to *tcpip.FullAddress) *tcpip.FullAddress {
+	if to == nil || to.NIC != 0 {
+		return to
+	}
+	info, ok := so.ep.Info().(*stack.TransportEndpointInfo)
+	if !ok || info.BindNICID != 0 || info.BindAddr.BitLen() == 0 {
+		return to
+	}
+	dst := to.Addr
+	if dst.Len() == 16 && isV4Mapped(dst) {
+		dst = tcpip.AddrFrom4Slice(dst.AsSlice()[12:])
+	}
+	proto := ipv4.ProtocolNumber
+	if dst.Len() == 16 {
+		proto = ipv6.ProtocolNumber
+	}
+	local := info.BindAddr
+	if local.Len() != dst.Len() {
+		return to
+	}
+	r, terr := so.s.st.FindRoute(0, local, dst, proto, false)
+	if terr != nil {
+		return to
+	}
+	defer r.Release()
+	via := *to
+	via.NIC = r.NICID()
+	return &via
 }

@@ -60,6 +60,15 @@ Flags:
                    --local network stay virtual; the loopback stays virtual
                    unless listed (--fallthrough 127.0.0.0/8, ::1/128).
                    Default: none, nothing reaches the host's network.
+  --dns host|network|off
+                   DNS: ztnc-run answers queries to the nameservers of
+                   /etc/resolv.conf. Names in a network's pushed DNS domain go
+                   to its servers over the network; other names go to the
+                   host's resolvers with "host" (the default when
+                   --fallthrough is given), else fail at once (NXDOMAIN).
+                   "network": never the host's. "off": no responder.
+  --dns-server ADDR[,ADDR]  DNS servers on a --local network, for
+                   --dns-domain DOMAIN (every name when no domain is given)
   -v               log the supervisor's work to stderr
   -h, --help       this text
 
