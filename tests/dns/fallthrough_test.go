@@ -74,7 +74,9 @@ echo "dig tcp: $(dig +tcp +time=3 +tries=1 @127.0.0.1 -p ` + dnsPort + ` host.ft
 				if strings.Contains(out, "hello from the host") || strings.Contains(out, "192.0.2.7") {
 					t.Errorf("ztnc-run %v reached the host's loopback:\n%s", args, out)
 				}
-				expectLines(t, out, "curl: curl: (7) Failed to connect to 127.0.0.1 port "+web+" after 0 ms: Couldn't connect to server")
+				if want := "curl: curl: (7) Failed to connect to 127.0.0.1 port " + web; !strings.Contains(out, want) {
+					t.Errorf("ztnc-run %v: want %q…, got:\n%s", args, want, out)
+				}
 			}
 			// Inside the network stays virtual: the host has no 10.9.0.1.
 			inside := `python3 -m http.server 8080 --bind 10.9.0.1 --directory "$WORK" >/dev/null 2>&1 &
