@@ -41,7 +41,7 @@ compat: build
 
 bench: build
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) run ./tests/bench
-	$(GO) test -run='^$$' -bench=. -benchtime=2s ./zerotier/packet ./zerotier/crypto/salsa2012 ./zerotier/node
+	$(GO) test -run='^$$' -bench=. -benchtime=2s ./zerotier/packet ./zerotier/crypto/salsa2012 ./zerotier/crypto/aesctr ./zerotier/crypto/aesgmacsiv ./zerotier/node
 
 # Every fuzz target (zerotier/, cmd/ztnc) for FUZZTIME each.
 FUZZTIME ?= 60s
