@@ -11,13 +11,16 @@ import (
 )
 
 // echoServers are a TCP and a UDP echo server on the host's 127.0.0.1.
-func echoServers(t *testing.T) (tcpPort, udpPort int) {
+func echoServers(t *testing.T) (tcpPort, udpPort int) { return echoServersOn(t, "127.0.0.1") }
+
+// echoServersOn are a TCP and a UDP echo server on the host's ip.
+func echoServersOn(t *testing.T, ip string) (tcpPort, udpPort int) {
 	t.Helper()
-	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	l, err := net.Listen("tcp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
-	u, err := net.ListenPacket("udp4", "127.0.0.1:0")
+	u, err := net.ListenPacket("udp", net.JoinHostPort(ip, "0"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -52,14 +55,15 @@ func TestFallThrough(t *testing.T) {
 	dir := testutil.SharedTempDir(t)
 	bin := build(t, dir, "fallthrough")["fallthrough"]
 	tp, up := echoServers(t)
-	args := []string{fmt.Sprint(tp), fmt.Sprint(up), fmt.Sprint(testutil.FreePort(t))}
+	tp6, up6 := echoServersOn(t, "::1")
+	args := []string{fmt.Sprint(tp), fmt.Sprint(up), fmt.Sprint(testutil.FreePort(t)), fmt.Sprint(tp6), fmt.Sprint(up6)}
 	for _, u := range testutil.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			host := run(u.Wrap(append([]string{bin}, args...)...), progTimeout)
 			if host.err != nil || host.stdout == "" {
 				t.Fatalf("fallthrough on the host kernel failed: the reference itself is broken\n%s", host)
 			}
-			ztnc := []string{testutil.ZtncRun(t), "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--", bin}
+			ztnc := []string{testutil.ZtncRun(t), "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--fallthrough", "::1/128", "--", bin}
 			z := run(u.Wrap(append(ztnc, args...)...), progTimeout)
 			if z.stdout != host.stdout {
 				t.Errorf("fallthrough under ztnc-run differs from the host kernel:\n%s\n%s", lineDiff(host.stdout, z.stdout), z)

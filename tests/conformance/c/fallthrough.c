@@ -1,10 +1,11 @@
 /* Fall-through conformance: connections and datagrams to echo servers on
  * the host's 127.0.0.1, run on the host kernel and under
  * `ztnc-run --fallthrough 127.0.0.0/8`; the outputs must be the same.
- * argv: <TCP echo port> <UDP echo port> <a closed TCP port> */
+ * argv: <TCP echo port> <UDP echo port> <a closed TCP port>
+ *       <TCP echo port on ::1> <UDP echo port on ::1> */
 #include "common.h"
 
-static int tport, uport, closedport;
+static int tport, uport, closedport, tport6, uport6;
 
 static void echo_check(const char *label, int fd)
 {
@@ -187,11 +188,32 @@ static void udp(void)
 	close(fd);
 }
 
+static void ipv6(void)
+{
+	struct sockaddr_storage to, ss;
+	socklen_t l = mkaddr(AF_INET6, "::1", tport6, &to);
+	int fd = CK(socket(AF_INET6, SOCK_STREAM, 0));
+	int one = 1;
+	CK(setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one));
+	TRY("tcp6 connect ::1", 0, connect(fd, (struct sockaddr *)&to, l));
+	OUT("tcp6 v6only after connect: %d", getint(fd, IPPROTO_IPV6, IPV6_V6ONLY));
+	peername(fd, &ss);
+	OUT("tcp6 peer: %s port-matches=%d", sa_str(&ss), sa_port(&ss) == tport6);
+	echo_check("tcp6", fd);
+	close(fd);
+	l = mkaddr(AF_INET6, "::1", uport6, &to);
+	fd = CK(socket(AF_INET6, SOCK_DGRAM, 0));
+	TRY("udp6 sendto ::1", 0, sendto(fd, "dgram6", 6, 0, (struct sockaddr *)&to, l));
+	udp_echo_recv("udp6 recvfrom", fd, uport6);
+	close(fd);
+}
+
 int main(int argc, char **argv)
 {
-	if (argc != 4)
-		DIE("usage: fallthrough TCPPORT UDPPORT CLOSEDPORT");
+	if (argc != 6)
+		DIE("usage: fallthrough TCPPORT UDPPORT CLOSEDPORT TCP6PORT UDP6PORT");
 	tport = atoi(argv[1]), uport = atoi(argv[2]), closedport = atoi(argv[3]);
+	tport6 = atoi(argv[4]), uport6 = atoi(argv[5]);
 	watchdog(25);
 	signal(SIGPIPE, SIG_IGN);
 	tcp_blocking();
@@ -200,5 +222,6 @@ int main(int argc, char **argv)
 	tcp_bound();
 	tcp_v6_mapped();
 	udp();
+	ipv6();
 	return finish("fallthrough");
 }
