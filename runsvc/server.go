@@ -16,6 +16,7 @@ import (
 
 	"ztnc/netjoin"
 	"ztnc/netstack"
+	"ztnc/netstack/dns"
 	"ztnc/supervisor"
 	"ztnc/zerotier/netapi"
 	"ztnc/zerotier/service"
@@ -28,6 +29,7 @@ type Server struct {
 	svc  *service.Service
 	st   *netstack.Stack
 	sup  *supervisor.Supervisor
+	dns  *dns.Server // names in the networks' pushed domains; NXDOMAIN for the rest
 	log  *slog.Logger
 	path string
 	fd   int
@@ -57,6 +59,11 @@ func Listen(svc *service.Service, log *slog.Logger) (*Server, error) {
 		return nil, err
 	}
 	s := &Server{svc: svc, st: st, sup: sup, log: log, path: Path(svc.Home), MaxWait: 10 * time.Minute, nics: map[uint64]*netjoin.NIC{}}
+	s.dns = dns.NewServer(st, dns.HostNameservers(), log)
+	if err := s.dns.Start(); err != nil {
+		st.Close()
+		return nil, err
+	}
 	if err := s.bind(); err != nil {
 		st.Close()
 		return nil, err
@@ -261,6 +268,7 @@ func (s *Server) attach(n *vl2.Network) (*netjoin.NIC, error) {
 		return nil, err
 	}
 	s.nics[n.ID()] = nic
+	netjoin.FollowDNS(s.dns, n)
 	return nic, nil
 }
 

@@ -12,7 +12,6 @@ import (
 
 	"ztnc/netstack"
 	"ztnc/netstack/dns"
-	"ztnc/zerotier/vl2"
 )
 
 // dnsFlags are --dns, --dns-server and --dns-domain.
@@ -70,19 +69,4 @@ func newDNS(st *netstack.Stack, d dnsFlags, fallthroughOn bool, log *slog.Logger
 		srv.SetZone("local", dns.Zone{Domain: d.domain, Servers: d.servers})
 	}
 	return srv
-}
-
-// followNetworkDNS keeps srv's zone for n in step with n's pushed DNS.
-func followNetworkDNS(srv *dns.Server, n *vl2.Network) {
-	if srv == nil {
-		return
-	}
-	owner := fmt.Sprintf("%016x", n.ID())
-	port := n.Port()
-	apply := func() {
-		c := port.DNS()
-		srv.SetZone(owner, dns.Zone{Domain: c.Domain, Servers: c.Servers})
-	}
-	port.OnConfigChange(apply)
-	apply()
 }

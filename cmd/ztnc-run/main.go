@@ -20,6 +20,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"ztnc/netjoin"
 	"ztnc/netstack"
 	"ztnc/supervisor"
 	"ztnc/zerotier/vl2"
@@ -214,7 +215,7 @@ func run(args []string) int {
 			}
 		}
 		svc, zaddrs, err := startZT(st, ztOptions{home: *home, planet: *planet, port: *port, nets: nets, wait: *wait,
-			onJoin: func(n *vl2.Network) { followNetworkDNS(dnsSrv, n) }}, os.Stderr, log)
+			onJoin: func(n *vl2.Network) { netjoin.FollowDNS(dnsSrv, n) }}, os.Stderr, log)
 		if err != nil {
 			fmt.Fprintf(os.Stderr, "ztnc-run: %v\n", err)
 			return 125

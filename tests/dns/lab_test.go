@@ -116,6 +116,26 @@ wait`
 		}
 	}
 	l.post(t, "/controller/network/"+l.nwid, `{"dns":{"domain":"lab.zt","servers":["`+a+`"]}}`)
+	// Programs handed to a shared `ztnc service` resolve the same way.
+	t.Run("service", func(t *testing.T) {
+		home := filepath.Join(testutil.SharedTempDir(t), "homeS")
+		ztnc := filepath.Join(filepath.Dir(run), "ztnc")
+		startBackground(t, testutil.User{Name: "self", Uid: -1}, work, nil, ztnc, "service", "-d", home, "--planet", l.planet)
+		for deadline := time.Now().Add(30 * time.Second); ; time.Sleep(100 * time.Millisecond) {
+			if _, err := os.Stat(filepath.Join(home, "ztnc-run.sock")); err == nil {
+				break
+			}
+			if time.Now().After(deadline) {
+				t.Fatal("ztnc service made no ztnc-run.sock")
+			}
+		}
+		script := `echo "getent: $(getent hosts web.lab.zt | tr -s ' ')"; getent hosts nope.invalid.example; echo "getent unknown: $?"`
+		out := runScript(t, testutil.User{Name: "self", Uid: -1}, work, nil, script, run, "-d", home, "--nwid", l.nwid, "--")
+		expectLines(t, out, "getent: "+a+" web.lab.zt", "getent unknown: 2")
+		if !strings.Contains(out, "service node") {
+			t.Errorf("the program was not handed to the service:\n%s", out)
+		}
+	})
 	for _, u := range testutil.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			home := filepath.Join(testutil.SharedTempDir(t), "homeB")
