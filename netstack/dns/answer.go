@@ -11,6 +11,7 @@ import (
 	"context"
 	"errors"
 	"net/netip"
+	"sort"
 	"strings"
 	"sync"
 
@@ -90,11 +91,12 @@ func (a *Answerer) Answer(ctx context.Context, query []byte, tcp bool) []byte {
 	}
 	name := canonical(q.Name.String())
 	if servers := a.route(name); len(servers) > 0 {
-		var ns []netip.AddrPort
-		for _, s := range servers {
-			ns = append(ns, netip.AddrPortFrom(s, 53))
+		return a.forward(ctx, a.Virtual, port53(servers), h, q, query, tcp)
+	}
+	if name != "" && !strings.Contains(name, ".") {
+		if r := a.search(ctx, q, query, tcp); r != nil {
+			return r
 		}
-		return a.forward(ctx, a.Virtual, ns, h, q, query, tcp)
 	}
 	if a.Host != nil && len(a.HostNS) > 0 {
 		return a.forward(ctx, a.Host, a.HostNS, h, q, query, tcp)
@@ -102,22 +104,89 @@ func (a *Answerer) Answer(ctx context.Context, query []byte, tcp bool) []byte {
 	return reply(h, &q, dnsmessage.RCodeNameError)
 }
 
+func port53(servers []netip.Addr) []netip.AddrPort {
+	var ns []netip.AddrPort
+	for _, s := range servers {
+		ns = append(ns, netip.AddrPortFrom(s, 53))
+	}
+	return ns
+}
+
 // forward asks each server in turn and returns the first answer whose id
 // and question match; SERVFAIL when none does.
 func (a *Answerer) forward(ctx context.Context, ex Exchanger, servers []netip.AddrPort, h dnsmessage.Header, q dnsmessage.Question, query []byte, tcp bool) []byte {
+	if r := ask(ctx, ex, servers, h.ID, q, query, tcp); r != nil {
+		return r
+	}
+	return reply(h, &q, dnsmessage.RCodeServerFailure)
+}
+
+// ask returns the first matching answer of servers; nil when none answers.
+func ask(ctx context.Context, ex Exchanger, servers []netip.AddrPort, id uint16, q dnsmessage.Question, query []byte, tcp bool) []byte {
 	if ex == nil {
-		return reply(h, &q, dnsmessage.RCodeServerFailure)
+		return nil
 	}
 	for _, s := range servers {
 		r, err := ex(ctx, s, query, tcp)
-		if err == nil && matches(r, h.ID, q) {
+		if err == nil && matches(r, id, q) {
 			return r
 		}
 		if ctx.Err() != nil {
 			break
 		}
 	}
-	return reply(h, &q, dnsmessage.RCodeServerFailure)
+	return nil
+}
+
+// search completes a single-label name with each pushed domain, as a host
+// given the network's search domain would (ZeroTier One sets it on the
+// interface; the programs here read the host's resolv.conf instead). The
+// first domain whose servers know the name answers, the records renamed back
+// to the name asked. nil: no domain knows it.
+func (a *Answerer) search(ctx context.Context, q dnsmessage.Question, query []byte, tcp bool) []byte {
+	a.mu.Lock()
+	var zones []Zone
+	for _, z := range a.zones {
+		if z.Domain != "" {
+			zones = append(zones, z)
+		}
+	}
+	a.mu.Unlock()
+	sort.Slice(zones, func(i, j int) bool { return zones[i].Domain < zones[j].Domain })
+	var m dnsmessage.Message
+	if m.Unpack(query) != nil || len(m.Questions) == 0 {
+		return nil
+	}
+	for _, z := range zones {
+		full, err := dnsmessage.NewName(strings.TrimSuffix(q.Name.String(), ".") + "." + z.Domain + ".")
+		if err != nil {
+			continue
+		}
+		m.Questions[0].Name = full
+		fq, err := m.Pack()
+		if err != nil {
+			return nil
+		}
+		fullQ := q
+		fullQ.Name = full
+		r := ask(ctx, a.Virtual, port53(z.Servers), m.ID, fullQ, fq, tcp)
+		var rm dnsmessage.Message
+		if r == nil || rm.Unpack(r) != nil || rm.RCode != dnsmessage.RCodeSuccess || len(rm.Answers) == 0 {
+			continue
+		}
+		rm.Questions[0].Name = q.Name
+		for i := range rm.Answers {
+			if strings.EqualFold(rm.Answers[i].Header.Name.String(), full.String()) {
+				rm.Answers[i].Header.Name = q.Name
+			}
+		}
+		out, err := rm.Pack()
+		if err != nil {
+			continue
+		}
+		return out
+	}
+	return nil
 }
 
 // matches reports whether r is a response to the query with id and q.

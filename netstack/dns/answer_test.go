@@ -117,6 +117,17 @@ func TestAnswer(t *testing.T) {
 	if rc := rcode(t, a.Answer(ctx, query(t, 4, "example.com.", dnsmessage.TypeA), false)); rc != dnsmessage.RCodeServerFailure {
 		t.Errorf("mismatched id: rcode %v, want SERVFAIL", rc)
 	}
+	// A single-label name is completed with the pushed domains.
+	a.Host = nil
+	r = a.Answer(ctx, query(t, 8, "web.", dnsmessage.TypeA), false)
+	var m dnsmessage.Message
+	if err := m.Unpack(r); err != nil || m.ID != 8 || m.RCode != dnsmessage.RCodeSuccess || len(m.Answers) != 1 ||
+		m.Questions[0].Name.String() != "web." || m.Answers[0].Header.Name.String() != "web." {
+		t.Errorf("search: got %+v (%v)", m, err)
+	}
+	if len(asked) == 0 || asked[len(asked)-1].Addr().String() != "10.0.0.53" {
+		t.Errorf("search asked %v", asked)
+	}
 	// Removing a zone's servers removes the zone.
 	a.SetZone("n1", Zone{Domain: "lab.zt"})
 	a.Host = nil

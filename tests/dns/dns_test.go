@@ -100,6 +100,7 @@ func clientChecks(domain, addr, port string) string {
 	return `
 name=web.` + domain + `
 echo "getent: $(getent hosts $name | tr -s ' ')"
+echo "short: $(getent hosts web | tr -s ' ')"
 echo "curl: $(curl -sS -m 20 http://$name:` + port + `/hello.txt)"
 echo "go: $("$RESOLVE" $name)"
 echo "busybox: $(busybox nslookup $name 2>&1 | grep -c 'Address: *` + addr + `$')"
@@ -113,6 +114,7 @@ echo "go unknown: $("$RESOLVE" nope.invalid.example)"
 func clientWant(addr, name string) []string {
 	return []string{
 		"getent: " + addr + " " + name,
+		"short: " + addr + " web",
 		"curl: hello from ztnc",
 		"go: addrs: " + addr,
 		"busybox: 1",
