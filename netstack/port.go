@@ -1,16 +1,12 @@
 package netstack
 
 import (
-	"context"
 	"crypto/rand"
 	"fmt"
 	"net"
 	"sync/atomic"
 
-	"gvisor.dev/gvisor/pkg/buffer"
 	"gvisor.dev/gvisor/pkg/tcpip"
-	"gvisor.dev/gvisor/pkg/tcpip/link/channel"
-	"gvisor.dev/gvisor/pkg/tcpip/link/ethernet"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
@@ -27,49 +23,26 @@ type Port interface {
 	SetReceiver(func(frame []byte))
 }
 
-// queueLen bounds frames waiting to leave; with 4096 the probe saw no drops.
-const queueLen = 4096
-
 type portLink struct {
-	port   Port
-	ch     *channel.Endpoint
-	cancel context.CancelFunc
+	port Port
+	ep   *portEndpoint
 }
 
-func (p *portLink) close() { p.cancel(); p.ch.Close() }
+func (p *portLink) close() {}
 
 // AttachPort adds a NIC bound to port and returns its id.
 func (st *Stack) AttachPort(name string, port Port) (tcpip.NICID, error) {
-	ch := channel.New(queueLen, port.MTU()+14, tcpip.LinkAddress(port.MAC()))
+	ep := newPortEndpoint(port)
 	st.mu.Lock()
 	id := st.nextNIC
 	st.nextNIC++
 	st.mu.Unlock()
-	if err := st.CreateNICWithOptions(id, ethernet.New(ch), stack.NICOptions{Name: name}); err != nil {
+	if err := st.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name}); err != nil {
 		return 0, fmt.Errorf("netstack: NIC %s: %s", name, err)
 	}
-	ctx, cancel := context.WithCancel(context.Background())
-	pl := &portLink{port: port, ch: ch, cancel: cancel}
 	st.mu.Lock()
-	st.ports[id] = pl
+	st.ports[id] = &portLink{port: port, ep: ep}
 	st.mu.Unlock()
-	port.SetReceiver(func(frame []byte) {
-		pkt := stack.NewPacketBuffer(stack.PacketBufferOptions{Payload: buffer.MakeWithData(frame)})
-		ch.InjectInbound(0, pkt) // 0: the ethernet layer reads the EtherType
-		pkt.DecRef()
-	})
-	go func() {
-		for {
-			pkt := ch.ReadContext(ctx)
-			if pkt == nil {
-				return
-			}
-			v := pkt.ToView()
-			port.WriteFrame(v.AsSlice())
-			v.Release()
-			pkt.DecRef()
-		}
-	}()
 	return id, nil
 }
 

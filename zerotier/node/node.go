@@ -187,6 +187,11 @@ func New(cfg Config) (*Node, error) {
 	for _, c := range cfg.Conns {
 		ap := path0(c)
 		n.localPorts = append(n.localPorts, ap.Port())
+		// The default receive buffer (~200 KB) overflows under a bulk
+		// transfer: each datagram lost is a frame lost, and TCP above halves
+		// its window. (The kernel caps these at net.core.[rw]mem_max.)
+		c.SetReadBuffer(udpBuffer)
+		c.SetWriteBuffer(udpBuffer)
 	}
 	if err := n.syncUpstreams(time.Now()); err != nil {
 		return nil, err
@@ -265,11 +270,15 @@ func (n *Node) LocalAddrs() []netip.AddrPort {
 // AmRoot reports whether this node serves as a root.
 func (n *Node) AmRoot() bool { return n.topo.AmRoot(n.me.Address) }
 
+// udpBuffer is the socket buffer size asked for (1.14 asks for up to 1 MB;
+// more absorbs the bursts of a userspace stack on a busy machine).
+const udpBuffer = 4 << 20
+
 func (n *Node) readLoop(i int, c *net.UDPConn) {
 	defer n.wg.Done()
-	buf := make([]byte, 65536)
+	br := newBatchReader(c)
 	for {
-		sz, from, err := c.ReadFromUDPAddrPort(buf)
+		k, err := br.next()
 		if err != nil {
 			select {
 			case <-n.done:
@@ -283,7 +292,10 @@ func (n *Node) readLoop(i int, c *net.UDPConn) {
 			time.Sleep(10 * time.Millisecond) // transient (e.g. ICMP-induced) errors must not spin
 			continue
 		}
-		n.HandleDatagram(i, from, append([]byte(nil), buf[:sz]...))
+		for j := 0; j < k; j++ {
+			b, from := br.datagram(j)
+			n.HandleDatagram(i, from, b)
+		}
 	}
 }
 

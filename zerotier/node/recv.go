@@ -15,7 +15,10 @@ import (
 
 // HandleDatagram processes one received UDP payload from remote on local
 // socket index local (Switch::onRemotePacket). It never panics on any input
-// and counts every drop. b must not be reused by the caller.
+// and counts every drop. b is only borrowed: it may be modified (relayed
+// hop counts) and nothing keeps it after the call, so a reader can reuse its
+// buffer. (Fragments are copied by the assembler; a whole packet is copied
+// here, which makes every packet decoded further on the node's own.)
 func (n *Node) HandleDatagram(local int, from netip.AddrPort, b []byte) {
 	n.Counters.RxDatagrams.Add(1)
 	from = path.Unmap(from)
@@ -62,7 +65,7 @@ func (n *Node) HandleDatagram(local int, from netip.AddrPort, b []byte) {
 			n.handleWhole(local, from, whole)
 			return
 		}
-		n.handlePacket(local, from, p)
+		n.handlePacket(local, from, append(packet.Packet(nil), p...))
 	}
 }
 

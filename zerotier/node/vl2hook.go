@@ -41,7 +41,8 @@ func (n *Node) vl2After(in VL2Packet) []func() {
 	if cb == nil {
 		return nil
 	}
-	in.Payload = append([]byte(nil), in.Payload...)
+	// No copy: the payload lies in a packet the node made for this delivery
+	// alone (HandleDatagram copies or reassembles every packet it decodes).
 	return []func(){func() { cb(in) }}
 }
 

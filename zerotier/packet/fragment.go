@@ -141,7 +141,11 @@ func (e *assembly) complete() (Packet, bool) {
 	if e.total == 0 || e.have != (uint32(1)<<e.total)-1 {
 		return nil, false
 	}
-	var p Packet
+	size := 0
+	for i := 0; i < e.total; i++ {
+		size += len(e.pieces[i])
+	}
+	p := make(Packet, 0, size)
 	for i := 0; i < e.total; i++ {
 		p = append(p, e.pieces[i]...)
 	}
