@@ -7,6 +7,7 @@ package netjoin
 
 import (
 	"context"
+	"encoding/base32"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -109,7 +110,7 @@ type route struct {
 // kept in step with later configs.
 func Attach(st *netstack.Stack, n *vl2.Network) (*NIC, error) {
 	port := n.Port()
-	id, err := st.AttachPort(fmt.Sprintf("zt%016x", n.ID()), port)
+	id, err := st.AttachPort(IfName(n.ID()), port)
 	if err != nil {
 		return nil, fmt.Errorf("network %016x: %w", n.ID(), err)
 	}
@@ -186,4 +187,16 @@ func (a *NIC) sync() error {
 		}
 	}
 	return errors.Join(errs...)
+}
+
+// IfName is the interface name ZeroTier One gives the network on Linux (what
+// getifaddrs and `ip` show inside): "zt" and the base32 of 40 bits of the
+// id. It fits IFNAMSIZ, as programs that copy it into a struct ifreq need.
+func IfName(nwid uint64) string {
+	v := (nwid ^ (nwid >> 24)) & 0xffffffffff
+	var b [5]byte
+	for i := range b {
+		b[i] = byte(v >> (32 - 8*i))
+	}
+	return "zt" + strings.ToLower(base32.StdEncoding.EncodeToString(b[:]))
 }

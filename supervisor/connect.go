@@ -123,7 +123,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		return
 	}
 	fd := int(c.args[0])
-	dup, err := takeFD(c.pid, fd)
+	dup, err := so.progFD(c.pid, fd)
 	if err != nil {
 		so.mu.Unlock()
 		c.fail(unix.EBADF)
@@ -143,6 +143,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		so.owner.pid, so.owner.fd = c.pid, fd
 		so.mu.Unlock()
 		unix.Close(dup)
+		so.release()
 		so.startStream()
 		c.ret(0)
 		return
@@ -237,6 +238,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 		peer.Close()
 	}
 	if ok {
+		so.release()
 		so.startStream()
 	}
 }

@@ -271,7 +271,14 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 		c.fail(e)
 		return
 	}
-	dup, block, ok := c.progEnd(flags)
+	if !fastFDs() {
+		// No copy of a connected socket without pidfd_getfd: the bytes go to
+		// the connection directly (after what the pump already carries).
+		go so.epWrite(payload)
+		c.ret(int64(len(payload)))
+		return
+	}
+	dup, block, ok := c.progEnd(so, flags)
 	if !ok {
 		return
 	}
@@ -293,8 +300,8 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 // progEnd copies the program's end of the socket in argument 0 for the
 // supervisor to work on, and tells whether the call (flags: its MSG_* flags)
 // may block. On failure it has answered the call.
-func (c *call) progEnd(flags int) (dup int, block bool, ok bool) {
-	dup, err := takeFD(c.pid, int(c.args[0]))
+func (c *call) progEnd(so *socket, flags int) (dup int, block bool, ok bool) {
+	dup, err := so.progFD(c.pid, int(c.args[0]))
 	if err != nil {
 		c.fail(unix.EBADF)
 		return -1, false, false
@@ -392,7 +399,13 @@ func (s *Supervisor) sysRecvfrom(c *call) {
 		c.fail(unix.EFAULT)
 		return
 	}
-	dup, block, ok := c.progEnd(flags)
+	if so.stream() && !fastFDs() {
+		// The kernel's recvfrom on the AF_UNIX end does the same: the data,
+		// and an address length of 0, as TCP reports.
+		c.cont()
+		return
+	}
+	dup, block, ok := c.progEnd(so, flags)
 	if !ok {
 		return
 	}

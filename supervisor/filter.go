@@ -88,6 +88,21 @@ func buildFilter() (*seccomp.ScmpFilter, error) {
 			return nil, err
 		}
 	}
+	// Interface ioctls: only these request numbers (the low 32 bits, as the
+	// kernel reads them).
+	ioctlNr, err := seccomp.GetSyscallFromName("ioctl")
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: syscall ioctl: %w", err)
+	}
+	for _, req := range ifIoctls {
+		cond, err := seccomp.MakeCondition(1, seccomp.CompareMaskedEqual, 0xffffffff, uint64(req))
+		if err != nil {
+			return nil, fmt.Errorf("seccomp condition: %w", err)
+		}
+		if err := f.AddRuleConditionalExact(ioctlNr, seccomp.ActNotify, []seccomp.ScmpCondition{cond}); err != nil {
+			return nil, fmt.Errorf("seccomp rule ioctl %#x: %w", req, err)
+		}
+	}
 	for _, n := range refused {
 		if err := add(n, enosys); err != nil {
 			return nil, err

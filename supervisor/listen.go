@@ -53,6 +53,7 @@ func (s *Supervisor) sysBind(c *call) {
 		// A listener every program has closed must not keep its port, nor
 		// take connections meant for a server restarted on a wider address.
 		s.reapListeners()
+		s.reapHeld()
 	}
 	terr := so.ep.Bind(addr)
 	if terr != nil {
@@ -102,6 +103,7 @@ func (s *Supervisor) sysListen(c *call) {
 	}
 	so.mu.Unlock()
 	s.reapListeners()
+	s.reapHeld()
 	so.mu.Lock()
 	if so.state != stIdle && so.state != stFailed {
 		c.fail(unix.EINVAL)
@@ -129,6 +131,9 @@ func (s *Supervisor) sysListen(c *call) {
 			c.fail(unix.EBADF)
 			return
 		}
+		so.mu.Unlock()
+		so.hold(l)
+		so.mu.Lock()
 		so.s.mu.Lock()
 		delete(so.s.socks, so.ino)
 		so.ino = st.Ino
@@ -298,7 +303,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 			return
 		}
 	}
-	dup, err := takeFD(c.pid, int(fdArg))
+	dup, err := so.progFD(c.pid, int(fdArg))
 	if err != nil {
 		c.fail(unix.EBADF)
 		return
@@ -432,5 +437,6 @@ func (s *Supervisor) reapListeners() int {
 func (s *Supervisor) reapListenersEvery(d time.Duration) {
 	for range time.Tick(d) {
 		s.reapListeners()
+		s.reapHeld()
 	}
 }

@@ -24,6 +24,9 @@ func readMem(pid int, addr uint64, n int) ([]byte, unix.Errno) {
 		return nil, unix.EFAULT
 	}
 	b := make([]byte, n)
+	if !fastMem() {
+		return b, procMem(pid, addr, b, false)
+	}
 	got := 0
 	for got < n {
 		local := []unix.Iovec{{Base: &b[got], Len: uint64(n - got)}}
@@ -52,6 +55,9 @@ func writeMem(pid int, addr uint64, b []byte) unix.Errno {
 	}
 	if addr == 0 {
 		return unix.EFAULT
+	}
+	if !fastMem() {
+		return procMem(pid, addr, b, true)
 	}
 	put := 0
 	for put < len(b) {

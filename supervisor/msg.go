@@ -274,7 +274,7 @@ func (s *Supervisor) sysRecvmsg(c *call) {
 		c.fail(unix.EAGAIN)
 		return
 	}
-	dup, block, ok := c.progEnd(flags)
+	dup, block, ok := c.progEnd(so, flags)
 	if !ok {
 		return
 	}
@@ -334,7 +334,7 @@ func (s *Supervisor) sysRecvmmsg(c *call) {
 		}
 		reqs[i] = r
 	}
-	dup, block, ok := c.progEnd(flags)
+	dup, block, ok := c.progEnd(so, flags)
 	if !ok {
 		return
 	}

@@ -49,6 +49,8 @@ type socket struct {
 	reported   bool          // a successful connect was returned once
 	sndbuf     int           // the program end's SO_SNDBUF before a connect shrank it
 	owner      struct{ pid, fd int }
+	held       int // a copy of the program's end, when holding (see held.go)
+	holding    bool
 	opts       map[optKey][]byte // options kept for getsockopt
 
 	// listeners
@@ -80,7 +82,14 @@ func (s *Supervisor) sysSocket(c *call) {
 	fam, typ, proto := int(int32(c.args[0])), int(int32(c.args[1])), int(int32(c.args[2]))
 	switch fam {
 	case unix.AF_INET, unix.AF_INET6:
-	case unix.AF_UNIX, unix.AF_NETLINK:
+	case unix.AF_NETLINK:
+		if proto == unix.NETLINK_ROUTE {
+			s.nlSocket(c, typ&0xf, typ&^0xf)
+			return
+		}
+		c.cont() // other families (sock_diag, uevents…) reach no network
+		return
+	case unix.AF_UNIX:
 		c.cont() // cannot reach the network
 		return
 	case unix.AF_PACKET:
@@ -163,6 +172,9 @@ func (s *Supervisor) sysSocket(c *call) {
 		so.close()
 		return
 	}
+	// Held only now that the program has it: the reaper must not take it
+	// for closed. (The next call of the program comes after this returns.)
+	so.hold(prog)
 	s.log.Debug("socket", "pid", c.pid, "fd", nfd, "ino", so.ino)
 }
 
@@ -192,7 +204,12 @@ func (s *Supervisor) lookup(c *call, fd uint64) *socket {
 	}
 	s.mu.Lock()
 	so := s.socks[ino]
+	nl := s.nls[ino]
 	s.mu.Unlock()
+	if nl != nil {
+		s.nlCall(c, nl)
+		return nil
+	}
 	if so == nil {
 		c.cont()
 		return nil
@@ -236,5 +253,6 @@ func (so *socket) close() {
 		s.hup.unwatch(so)
 		peer.Close()
 	}
+	so.release()
 	so.ep.Close()
 }

@@ -156,7 +156,9 @@ func (so *socket) resetProgram(errno unix.Errno) {
 	if done != nil {
 		<-done
 	}
-	if dup, err := takeFD(pid, fd); err == nil {
+	// Without pidfd_getfd a connected socket has no copy: the program then
+	// reads a clean EOF (a documented difference of that mode).
+	if dup, err := so.progFD(pid, fd); err == nil {
 		var st unix.Stat_t
 		if unix.Fstat(dup, &st) == nil && st.Ino == ino {
 			unix.SendmsgN(dup, []byte{0}, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)

@@ -24,6 +24,7 @@ type Supervisor struct {
 
 	mu    sync.Mutex
 	socks map[uint64]*socket // by the inode of the program's end
+	nls   map[uint64]*nlSock // emulated netlink sockets, likewise
 
 	hup   *hupWatcher
 	names atomic.Uint64 // listener name sequence
@@ -45,7 +46,7 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}}
+	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}, nls: map[uint64]*nlSock{}}
 	h, err := newHupWatcher()
 	if err != nil {
 		return nil, err
@@ -129,6 +130,8 @@ func (s *Supervisor) dispatch(c *call) {
 		s.sysRecvmmsg(c)
 	case unix.SYS_SHUTDOWN:
 		s.sysShutdown(c)
+	case unix.SYS_IOCTL:
+		s.sysIoctl(c)
 	default:
 		c.cont()
 	}
