@@ -123,7 +123,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		return
 	}
 	fd := int(c.args[0])
-	dup, err := so.progFD(c.pid, fd)
+	dup, err := so.progFDLocked(c.pid, fd)
 	if err != nil {
 		so.mu.Unlock()
 		c.fail(unix.EBADF)
@@ -237,8 +237,10 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 		so.s.hup.unwatch(so)
 		peer.Close()
 	}
+	// Not held any more either way: a failed socket cannot connect again,
+	// and the program's closing it must be seen (its epoll sets forget it).
+	so.release()
 	if ok {
-		so.release()
 		so.startStream()
 	}
 }

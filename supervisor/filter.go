@@ -103,6 +103,27 @@ func buildFilter() (*seccomp.ScmpFilter, error) {
 			return nil, fmt.Errorf("seccomp rule ioctl %#x: %w", req, err)
 		}
 	}
+	// Read-only opens with no other flag, relative to the working
+	// directory: the /proc/net files that list interfaces (procnet.go).
+	rdonly, err := seccomp.MakeCondition(1, seccomp.CompareMaskedEqual, 0xffffffff, unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	if err := add("open", seccomp.ActNotify, rdonly); err != nil {
+		return nil, err
+	}
+	fdcwd := int32(unix.AT_FDCWD)
+	atCwd, err := seccomp.MakeCondition(0, seccomp.CompareMaskedEqual, 0xffffffff, uint64(uint32(fdcwd)))
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	rdonlyAt, err := seccomp.MakeCondition(2, seccomp.CompareMaskedEqual, 0xffffffff, unix.O_RDONLY)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	if err := add("openat", seccomp.ActNotify, atCwd, rdonlyAt); err != nil {
+		return nil, err
+	}
 	for _, n := range refused {
 		if err := add(n, enosys); err != nil {
 			return nil, err

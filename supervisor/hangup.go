@@ -76,8 +76,11 @@ func (h *hupWatcher) run() {
 func (so *socket) hangup() {
 	so.mu.Lock()
 	r := so.reading
+	// A listener's original pair is dropped at listen(); its hang-up can
+	// arrive just after. Listeners are reaped, not hung up.
+	listening := so.state == stListening
 	so.mu.Unlock()
-	if !r {
+	if !r && !listening {
 		so.close()
 	}
 }

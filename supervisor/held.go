@@ -44,6 +44,21 @@ func (so *socket) hold(fd int) {
 	}
 }
 
+// holdLocked is hold with so.mu held.
+func (so *socket) holdLocked(fd int) {
+	if fastFDs() {
+		return
+	}
+	d, err := unix.FcntlInt(uintptr(fd), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	if so.holding {
+		unix.Close(so.held)
+	}
+	so.held, so.holding = d, true
+}
+
 // release drops the held copy: the program's closing it must be seen.
 func (so *socket) release() {
 	so.mu.Lock()
@@ -63,6 +78,14 @@ func (so *socket) progFD(pid, fd int) (int, error) {
 	}
 	so.mu.Lock()
 	defer so.mu.Unlock()
+	return so.progFDLocked(pid, fd)
+}
+
+// progFDLocked is progFD with so.mu held.
+func (so *socket) progFDLocked(pid, fd int) (int, error) {
+	if fastFDs() {
+		return takeFD(pid, fd)
+	}
 	if !so.holding {
 		return -1, fmt.Errorf("no copy of socket %d of %d (pidfd_getfd is not allowed here)", fd, pid)
 	}
@@ -75,20 +98,25 @@ func (s *Supervisor) reapHeld() int {
 	if fastFDs() {
 		return 0
 	}
+	// No socket lock while s.mu is held: the other order is taken elsewhere.
 	s.mu.Lock()
-	var held []*socket
+	all := make([]*socket, 0, len(s.socks))
 	for _, so := range s.socks {
-		so.mu.Lock()
-		if so.holding {
-			held = append(held, so)
-		}
-		so.mu.Unlock()
+		all = append(all, so)
 	}
 	nls := make([]*nlSock, 0, len(s.nls))
 	for _, n := range s.nls {
 		nls = append(nls, n)
 	}
 	s.mu.Unlock()
+	var held []*socket
+	for _, so := range all {
+		so.mu.Lock()
+		if so.holding {
+			held = append(held, so)
+		}
+		so.mu.Unlock()
+	}
 	if len(held) == 0 && len(nls) == 0 {
 		return 0
 	}
@@ -99,6 +127,7 @@ func (s *Supervisor) reapHeld() int {
 		ino := so.ino
 		so.mu.Unlock()
 		if !open[ino] {
+			s.log.Debug("closing a held socket no process has open", "ino", ino)
 			so.close()
 			n++
 		}

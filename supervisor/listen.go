@@ -131,9 +131,7 @@ func (s *Supervisor) sysListen(c *call) {
 			c.fail(unix.EBADF)
 			return
 		}
-		so.mu.Unlock()
-		so.hold(l)
-		so.mu.Lock()
+		so.holdLocked(l)
 		so.s.mu.Lock()
 		delete(so.s.socks, so.ino)
 		so.ino = st.Ino

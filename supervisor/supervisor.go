@@ -132,6 +132,10 @@ func (s *Supervisor) dispatch(c *call) {
 		s.sysShutdown(c)
 	case unix.SYS_IOCTL:
 		s.sysIoctl(c)
+	case unix.SYS_OPEN:
+		s.sysOpen(c, c.args[0])
+	case unix.SYS_OPENAT:
+		s.sysOpen(c, c.args[1])
 	default:
 		c.cont()
 	}
