@@ -63,6 +63,7 @@ var cases = []progCase{
 	{name: "node-http", needs: []string{"node", "curl"}, pkgs: "nodejs curl"},
 	{name: "dnsmasq-dig", needs: []string{"dnsmasq", "dig"}, pkgs: "dnsmasq-base bind9-dnsutils"},
 	{name: "ping", needs: []string{"ping"}, pkgs: "iputils-ping"},
+	{name: "ifaces", needs: []string{"ip", "python3", "node", "java", "gcc", "busybox"}, pkgs: "iproute2 python3 nodejs openjdk-17-jdk-headless gcc busybox-static"},
 	{name: "openssh", needs: []string{"sshd", "ssh", "sftp", "scp"}, pkgs: "openssh-server openssh-client", asRoot: true},
 }
 
