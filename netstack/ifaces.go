@@ -27,22 +27,12 @@ type Route struct {
 	Index   int        // the NIC's
 }
 
-// Interfaces lists the NICs by index. The loopback NIC also carries a /32
-// (/128) copy of every other NIC's address, for local delivery; those copies
-// are left out, as the kernel keeps them in its local table, not on lo.
+// Interfaces lists the NICs by index. The loopback NIC also carries /32
+// (/128) addresses for local delivery — a copy of every other NIC's address,
+// the DNS responder's — which are left out: lo shows only loopback
+// addresses, as the kernel keeps such ones in its local table, not on lo.
 func (st *Stack) Interfaces() []Interface {
 	info := st.NICInfo()
-	other := map[netip.Addr]bool{}
-	for id, ni := range info {
-		if id == LoopbackNIC {
-			continue
-		}
-		for _, pa := range ni.ProtocolAddresses {
-			if a, ok := netip.AddrFromSlice(pa.AddressWithPrefix.Address.AsSlice()); ok {
-				other[a] = true
-			}
-		}
-	}
 	var out []Interface
 	for id, ni := range info {
 		ifc := Interface{
@@ -60,7 +50,7 @@ func (st *Stack) Interfaces() []Interface {
 			if !ok {
 				continue
 			}
-			if id == LoopbackNIC && other[a] {
+			if id == LoopbackNIC && !a.IsLoopback() {
 				continue
 			}
 			ifc.Addrs = append(ifc.Addrs, netip.PrefixFrom(a, pa.AddressWithPrefix.PrefixLen))
