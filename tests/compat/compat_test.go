@@ -48,14 +48,28 @@ type compatCase struct {
 }
 
 var cases = []compatCase{
+	{name: "apache2", row: "apache2 prefork (3+ children): static file + CGI ← curl",
+		needs: []string{"apache2", "curl", "pgrep"}, pkgs: "apache2 curl procps"},
 	{name: "nginx", row: "nginx master + 2 workers, epoll, sendfile ← curl; wrk 1000 requests over 50 connections",
 		needs: []string{"nginx", "curl", "wrk", "pgrep"}, pkgs: "nginx curl wrk procps"},
+	{name: "nodejs", row: "Node.js http server ← net client; Node fetch ← apache2 prefork",
+		needs: []string{"node", "apache2"}, pkgs: "nodejs apache2"},
 	{name: "redis", row: "redis-server ← redis-cli; redis-benchmark -q -n 10000",
 		needs: []string{"redis-server", "redis-cli", "redis-benchmark"}, pkgs: "redis-server redis-tools"},
+	{name: "busybox", row: "busybox httpd ← busybox wget (static C)",
+		needs: []string{"busybox"}, pkgs: "busybox-static"},
+	{name: "go-static", row: "static Go net/http server ← static Go client",
+		prep: buildGoProgs},
 	{name: "python", row: "python3 http.server ← urllib",
 		needs: []string{"python3"}, pkgs: "python3"},
+	{name: "dnsmasq", row: "dnsmasq ← dig (UDP and TCP)",
+		needs: []string{"dnsmasq", "dig"}, pkgs: "dnsmasq-base bind9-dnsutils"},
+	{name: "iperf3", row: "iperf3 server ← iperf3 client, TCP and UDP",
+		needs: []string{"iperf3", "python3"}, pkgs: "iperf3 python3"},
 	{name: "ping", row: "ping A → B and B → A",
 		needs: []string{"ping"}, pkgs: "iputils-ping"},
+	{name: "memcached", row: "memcached ← libmemcached client (memccp, memccat, memcstat)",
+		needs: []string{"memcached", "memccp", "memccat", "memcrm", "memcstat"}, pkgs: "memcached libmemcached-tools"},
 }
 
 // scriptPATH: system directories only, so that root and uid 65534 run the
@@ -263,7 +277,12 @@ func runCase(t *testing.T, l lab, run string, c compatCase, u testutil.User, ext
 	// Scripts copied where uid 65534 can read them.
 	scripts := filepath.Join(base, "cases")
 	os.Mkdir(scripts, 0o755)
-	for _, f := range []string{"lib.sh", c.name + ".sh"} {
+	files, err := filepath.Glob(filepath.Join("cases", "*.sh")) // the case, lib.sh and shared parts
+	if err != nil || len(files) == 0 {
+		t.Fatalf("no case scripts: %v", err)
+	}
+	for _, f := range files {
+		f = filepath.Base(f)
 		b, err := os.ReadFile(filepath.Join("cases", f))
 		if err != nil {
 			t.Fatal(err)

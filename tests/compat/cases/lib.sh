@@ -136,6 +136,8 @@ $*"; }
 _run_exit() {
 	_st=$?
 	set +e
+	# The servers' logs (every *.log under WORK) for the result files.
+	dump_logs $(find "$WORK" -name "*.log" 2>/dev/null | sort)
 	eval "$_on_exit_cmds"
 	exit $_st
 }
