@@ -49,7 +49,8 @@ func buildGoProgs(t *testing.T) ([]string, error) {
 }
 
 // buildMongo builds FerretDB (the MongoDB wire protocol server, SQLite
-// backend) and the Go mongo-driver client from the nested module in mongo/,
+// backend, through its embeddable package) and the Go mongo-driver client
+// from the nested module in mongo/,
 // which keeps their many dependencies out of ztnc's go.mod. The binaries are
 // cached under the user's cache directory, keyed by the module's files and
 // the Go version, since FerretDB takes minutes to build.
@@ -57,7 +58,7 @@ func buildMongo(t *testing.T) ([]string, error) {
 	src := filepath.Join(testutil.RepoRoot(), "tests", "compat", "mongo")
 	h := sha256.New()
 	io.WriteString(h, runtime.Version())
-	for _, f := range []string{"go.mod", "go.sum", "mongoclient/main.go"} {
+	for _, f := range []string{"go.mod", "go.sum", "ferretserver/main.go", "mongoclient/main.go"} {
 		b, err := os.ReadFile(filepath.Join(src, f))
 		if err != nil {
 			return nil, err
@@ -70,7 +71,7 @@ func buildMongo(t *testing.T) ([]string, error) {
 		cacheRoot = os.TempDir()
 	}
 	cache := filepath.Join(cacheRoot, "ztnc-compat", "mongo-"+hex.EncodeToString(h.Sum(nil))[:16])
-	bins := []string{"ferretdb", "mongoclient"}
+	bins := []string{"ferretserver", "mongoclient"}
 	if !allExist(cache, bins) {
 		tmp := cache + ".tmp"
 		os.RemoveAll(tmp)
@@ -79,7 +80,7 @@ func buildMongo(t *testing.T) ([]string, error) {
 		}
 		t.Logf("building FerretDB and the mongo client into %s (cached for later runs)", cache)
 		cmd := exec.Command(goBin(), "build", "-trimpath", "-o", tmp+string(os.PathSeparator),
-			"github.com/FerretDB/FerretDB/cmd/ferretdb", "./mongoclient")
+			"./ferretserver", "./mongoclient")
 		cmd.Dir = src
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -27,6 +27,9 @@ if sys.argv[2] == "tcp":
     # The server stops counting when its side of the test ends, so what is
     # still in flight then is "sent" but not "received" (as on Linux).
     if r["bytes"] <= 0 or r["bytes"] < 0.9 * s["bytes"]:
+        for iv in d.get("intervals", []):
+            x = iv["sum"]
+            print("  interval %.1f-%.1f s: %d bytes" % (x["start"], x["end"], x["bytes"]), file=sys.stderr)
         sys.exit("TCP: sent %d bytes, received %d" % (s["bytes"], r["bytes"]))
     print("TCP: %.1f Mbit/s sent, %.1f Mbit/s received, %d bytes, %d retransmits" % (
         s["bits_per_second"] / 1e6, r["bits_per_second"] / 1e6, r["bytes"], s.get("retransmits", 0)))
