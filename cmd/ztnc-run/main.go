@@ -210,7 +210,20 @@ func run(args []string) int {
 			}
 		}
 		if !*ephemeral {
-			if code, ok := tryShared(*home, nets, locals, *wait, argv, *grace); ok {
+			var own []string
+			if len(locals) > 0 {
+				own = append(own, "--local")
+			}
+			if fall.Enabled() {
+				own = append(own, "--fallthrough")
+			}
+			if dnsf.mode == "host" || dnsf.mode == "off" {
+				own = append(own, "--dns "+dnsf.mode)
+			}
+			if len(dnsf.servers) > 0 {
+				own = append(own, "--dns-server")
+			}
+			if code, ok := tryShared(*home, nets, own, *wait, argv, *grace); ok {
 				return code
 			}
 		}

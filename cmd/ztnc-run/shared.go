@@ -8,8 +8,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"net/netip"
 	"os"
+	"strings"
 	"sync/atomic"
 	"time"
 
@@ -21,7 +21,11 @@ import (
 
 // tryShared runs argv through the service in home when one runs there; ok
 // is false when there is none (ztnc-run then starts its own node).
-func tryShared(home string, nets []uint64, locals []netip.Prefix, wait time.Duration, argv []string, grace time.Duration) (code int, ok bool) {
+//
+// own lists the flags given that shape ztnc-run's own stack (--local,
+// --fallthrough, --dns host|off, --dns-server): the service's programs
+// share its stack, so these cannot be honoured there and are refused.
+func tryShared(home string, nets []uint64, own []string, wait time.Duration, argv []string, grace time.Duration) (code int, ok bool) {
 	cl, err := runsvc.Dial(home)
 	if errors.Is(err, runsvc.ErrNoService) {
 		return 0, false
@@ -31,8 +35,8 @@ func tryShared(home string, nets []uint64, locals []netip.Prefix, wait time.Dura
 		return 125, true
 	}
 	defer cl.Close()
-	if len(locals) > 0 {
-		fmt.Fprintf(os.Stderr, "ztnc-run: --local cannot be used with the service running in %s (its programs share one stack); give another -d HOME\n", home)
+	if len(own) > 0 {
+		fmt.Fprintf(os.Stderr, "ztnc-run: %s: not with the service running in %s, whose programs share its stack; give another -d HOME for a node of ztnc-run's own\n", strings.Join(own, ", "), home)
 		return 2, true
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), wait)

@@ -110,6 +110,16 @@ func TestSharedService(t *testing.T) {
 				t.Errorf("ztnc-run.sock has mode %v, want 0600", st.Mode().Perm())
 			}
 
+			// Flags that shape ztnc-run's own stack are refused with a service.
+			for _, flags := range [][]string{{"--local", "10.9.0.1/24"}, {"--fallthrough", "all"}} {
+				ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+				out, err := testutil.RunGroup(ctx, base, []string{path}, u.Wrap(append(append([]string{run, "-d", svcHome, "--nwid", nwid}, flags...), "--", "true")...)...)
+				cancel()
+				if code := exitCode(err); code != 2 || !strings.Contains(string(out), flags[0]+": not with the service") {
+					t.Errorf("ztnc-run %v with a service: exit %d, want 2 and a message\n%s", flags, code, out)
+				}
+			}
+
 			// Two servers, each its own ztnc-run, on ports 8081 and 8082.
 			var addrs [2]string
 			var kills [2]func() string
