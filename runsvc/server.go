@@ -157,6 +157,10 @@ func (s *Server) handle(c int) {
 		send(c, &Msg{Error: fmt.Sprintf("uid %d may not use this service (it serves uid %d only)", cred.Uid, os.Geteuid())})
 		return
 	}
+	if err := canReach(int(cred.Pid)); err != nil {
+		send(c, &Msg{Error: err.Error()})
+		return
+	}
 	ids, err := parseNwids(req.Nwids)
 	if err != nil {
 		send(c, &Msg{Error: err.Error()})
@@ -298,4 +302,21 @@ func watchHangup(c int, hup func()) (stop func()) {
 func isSeccompListener(fd int) bool {
 	l, err := os.Readlink("/proc/self/fd/" + strconv.Itoa(fd))
 	return err == nil && l == "anon_inode:seccomp notify"
+}
+
+// canReach checks that the service may read the memory of the connecting
+// ztnc-run, and so of the program it starts (same uid, same pid namespace):
+// the kernel's ptrace access check, which Yama's ptrace_scope ≥ 1 tightens
+// to ancestors only, and a pid namespace the service cannot see, would
+// otherwise make every trapped call of the program fail.
+func canReach(pid int) error {
+	if pid <= 0 {
+		return errors.New("ztnc-run runs in a pid namespace the service cannot see; run the service there")
+	}
+	f, err := os.Open("/proc/" + strconv.Itoa(pid) + "/mem")
+	if err != nil {
+		return fmt.Errorf("the service may not read its programs' memory (%v): with Yama ptrace_scope ≥ 1 give the service CAP_SYS_PTRACE, or run ztnc-run with a HOME of its own", err)
+	}
+	f.Close()
+	return nil
 }
