@@ -25,3 +25,20 @@ func (st *Stack) Inside(a netip.Addr) bool {
 	}
 	return false
 }
+
+// AddressNIC returns the NIC other than the loopback that holds address a,
+// or 0. Every network address is also on the loopback NIC (AddAddress);
+// sockets bound to one must leave by the network's NIC.
+func (st *Stack) AddressNIC(a tcpip.Address) tcpip.NICID {
+	for id, info := range st.NICInfo() {
+		if id == LoopbackNIC {
+			continue
+		}
+		for _, pa := range info.ProtocolAddresses {
+			if pa.AddressWithPrefix.Address == a {
+				return id
+			}
+		}
+	}
+	return 0
+}

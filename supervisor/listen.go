@@ -55,7 +55,14 @@ func (s *Supervisor) sysBind(c *call) {
 		s.reapListeners()
 		s.reapHeld()
 	}
-	terr := so.ep.Bind(addr)
+	bindAddr := addr
+	if so.stream() && addr.Addr.Len() != 0 && !isV4Mapped(addr.Addr) {
+		// gVisor connects a TCP socket bound to an address through the NIC
+		// it found the address on, at random the loopback (which holds
+		// every network address too): name the network's NIC.
+		bindAddr.NIC = s.st.AddressNIC(addr.Addr)
+	}
+	terr := so.ep.Bind(bindAddr)
 	if terr != nil {
 		c.fail(errnoOf(terr))
 		return

@@ -102,6 +102,8 @@ name=web.` + domain + `
 echo "getent: $(getent hosts $name | tr -s ' ')"
 echo "short: $(getent hosts web | tr -s ' ')"
 echo "curl: $(curl -sS -m 20 http://$name:` + port + `/hello.txt)"
+for p in $ZTNC_ADDRS; do case $p in *.*.*.*/*) me=${p%/*};; esac; done
+echo "curl bound: $(curl -sS -m 20 --interface "$me" http://$name:` + port + `/hello.txt)"
 echo "go: $("$RESOLVE" $name)"
 echo "busybox: $(busybox nslookup $name 2>&1 | grep -c 'Address: *` + addr + `$')"
 getent hosts nope.invalid.example; echo "getent unknown: $?"
@@ -116,6 +118,7 @@ func clientWant(addr, name string) []string {
 		"getent: " + addr + " " + name,
 		"short: " + addr + " web",
 		"curl: hello from ztnc",
+		"curl bound: hello from ztnc", // bind-before-connect to our network address
 		"go: addrs: " + addr,
 		"busybox: 1",
 		"getent unknown: 2",
