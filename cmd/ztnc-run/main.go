@@ -75,7 +75,9 @@ Flags:
 
 Every ztnc-run also gives CMD a virtual loopback (127.0.0.0/8 and ::1) that is
 CMD's alone. CMD's environment gets ZTNC_ADDRS: its virtual addresses at start,
-as address/prefix separated by spaces (--local ones first).
+as address/prefix separated by spaces (--local ones first). It is not updated
+when a network's config changes them later; the interfaces CMD lists
+(getifaddrs, ip addr) are.
 ztnc-run exits with CMD's exit status (128+N when CMD is killed by signal N;
 125 when ztnc-run itself fails, including when --wait runs out; 126/127 when
 CMD cannot be run).

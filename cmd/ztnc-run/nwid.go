@@ -64,7 +64,10 @@ func startZT(st *netstack.Stack, o ztOptions, stderr io.Writer, log *slog.Logger
 	if err := os.MkdirAll(o.home, 0o700); err != nil {
 		return nil, nil, fmt.Errorf("home %s: %w", o.home, err)
 	}
-	svc, err := service.Start(service.Options{Home: o.home, Port: o.port, PlanetFile: o.planet, Logger: log})
+	// Only the networks asked for: CMD is on them alone, so a network saved
+	// in HOME by an earlier run is not joined (the node would be a member
+	// its programs cannot use); its saved config stays for a later run.
+	svc, err := service.Start(service.Options{Home: o.home, Port: o.port, PlanetFile: o.planet, Logger: log, Networks: o.nets})
 	if err != nil {
 		return nil, nil, fmt.Errorf("starting the ZeroTier node: %w", err)
 	}

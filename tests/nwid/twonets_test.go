@@ -9,6 +9,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -88,5 +89,71 @@ curl -sS --max-time 20 ` + url + ` > ` + filepath.Join(base, "got"+string(rune('
 				}
 			}
 		})
+	}
+}
+
+// TestOnlyAskedNetworks: a network saved in HOME by an earlier run is not
+// joined again by a run that asks for another one (its programs could not
+// use it), and its saved config stays in networks.d.
+func TestOnlyAskedNetworks(t *testing.T) {
+	run := testutil.ZtncRun(t)
+	planet, nwid1 := labUp(t)
+	labHome := filepath.Join(filepath.Dir(planet), "home")
+	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
+	defer cancel()
+	out, err := exec.CommandContext(ctx, ztnc(t), "-d", labHome, "controller", "create",
+		`{"name":"other","private":false,"v4AssignMode":{"zt":true},`+
+			`"ipAssignmentPools":[{"ipRangeStart":"10.148.19.10","ipRangeEnd":"10.148.19.250"}],`+
+			`"routes":[{"target":"10.148.19.0/24"}]}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ztnc controller create: %v\n%s", err, out)
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	if _, js, ok := strings.Cut(string(out), "{"); !ok || json.Unmarshal([]byte("{"+js), &created) != nil || len(created.ID) != 16 {
+		t.Fatalf("ztnc controller create printed %q", out)
+	}
+	nwid2 := created.ID
+	base := testutil.SharedTempDir(t)
+	home := filepath.Join(base, "home")
+	if out, err := testutil.RunGroup(ctx, base, []string{path}, run, "-d", home, "--planet", planet, "--nwid", nwid1, "--", "true"); err != nil {
+		t.Fatalf("first run (--nwid %s): %v\n%s", nwid1, err, out)
+	}
+	saved := filepath.Join(home, "networks.d", nwid1+".conf")
+	if _, err := os.Stat(saved); err != nil {
+		t.Fatalf("the first run saved no config for %s: %v", nwid1, err)
+	}
+
+	// The second run asks for the other network only; while its program
+	// runs, the node's local API lists the networks it is a member of.
+	ready := filepath.Join(base, "ready")
+	second := exec.CommandContext(ctx, run, "-d", home, "--planet", planet, "--nwid", nwid2, "--", "sh", "-c", "touch "+ready+"; sleep 60")
+	second.Env = []string{path}
+	second.WaitDelay = 2 * time.Second
+	var sout bytes.Buffer
+	second.Stdout, second.Stderr = &sout, &sout
+	if err := second.Start(); err != nil {
+		t.Fatal(err)
+	}
+	defer func() { second.Process.Signal(syscall.SIGTERM); second.Wait() }()
+	for {
+		if _, err := os.Stat(ready); err == nil {
+			break
+		}
+		if ctx.Err() != nil {
+			t.Fatalf("second run never started its program:\n%s", sout.String())
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	out, err = exec.CommandContext(ctx, ztnc(t), "-d", home, "listnetworks").CombinedOutput()
+	if err != nil {
+		t.Fatalf("ztnc listnetworks: %v\n%s", err, out)
+	}
+	if !strings.Contains(string(out), nwid2) || strings.Contains(string(out), nwid1) {
+		t.Fatalf("the run asking for %s only is a member of:\n%s", nwid2, out)
+	}
+	if _, err := os.Stat(saved); err != nil {
+		t.Fatalf("the saved config of %s is gone: %v", nwid1, err)
 	}
 }

@@ -16,6 +16,7 @@ import (
 	"net/netip"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -50,6 +51,11 @@ type Options struct {
 	HelloRateLimit time.Duration
 	OnUserMessage  func(node.UserMessage)
 	Logger         *slog.Logger
+	// Networks, when not nil, are the only networks joined at start (each
+	// with its config saved in networks.d, if any); by default every network
+	// saved there is joined again, as zerotier-one does. Networks saved and
+	// not listed stay saved.
+	Networks []uint64
 }
 
 // Service is a running node with its API.
@@ -154,7 +160,9 @@ func Start(o Options) (*Service, error) {
 		log.Warn("reading networks.d", "err", err)
 	}
 	for nwid, dict := range joined {
-		layer.Join(nwid, dict)
+		if o.Networks == nil || slices.Contains(o.Networks, nwid) {
+			layer.Join(nwid, dict)
+		}
 	}
 	s := &Service{Node: n, VL2: layer, Controller: ctl, Port: port, Home: o.Home, Token: token, ln: ln, done: done}
 	srv := &api.Server{Node: n, Token: token, Settings: api.Settings{HomeDir: o.Home, PrimaryPort: uint16(port)},
