@@ -33,7 +33,14 @@ func Dial(home string) (*Client, error) {
 	if err != nil {
 		return nil, fmt.Errorf("runsvc: socket: %w", err)
 	}
-	if err := unix.Connect(fd, &unix.SockaddrUnix{Name: path}); err != nil {
+	sa, release, err := sockAddr(path)
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	err = unix.Connect(fd, sa)
+	release()
+	if err != nil {
 		unix.Close(fd)
 		switch {
 		case errors.Is(err, unix.ECONNREFUSED):

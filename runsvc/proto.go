@@ -115,3 +115,18 @@ func closeAll(fds []int) {
 		unix.Close(f)
 	}
 }
+
+// sockAddr is the address for the socket at path. sun_path holds 107
+// bytes; a longer path (a deep HOME) is reached through an O_PATH fd of
+// its directory, /proc/self/fd/N/name, which release closes.
+func sockAddr(path string) (*unix.SockaddrUnix, func(), error) {
+	if len(path) < 100 {
+		return &unix.SockaddrUnix{Name: path}, func() {}, nil
+	}
+	dfd, err := unix.Open(filepath.Dir(path), unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("runsvc: %w", err)
+	}
+	name := fmt.Sprintf("/proc/self/fd/%d/%s", dfd, filepath.Base(path))
+	return &unix.SockaddrUnix{Name: name}, func() { unix.Close(dfd) }, nil
+}

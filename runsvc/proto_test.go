@@ -2,6 +2,8 @@ package runsvc
 
 import (
 	"encoding/json"
+	"os"
+	"path/filepath"
 	"testing"
 
 	"golang.org/x/sys/unix"
@@ -65,4 +67,39 @@ func FuzzDecode(f *testing.F) {
 		}
 		parseNwids(m.Nwids)
 	})
+}
+
+// TestLongPath: a socket whose path is longer than sun_path holds is bound
+// and reached through its directory's fd.
+func TestLongPath(t *testing.T) {
+	dir := t.TempDir()
+	for len(dir) < 150 {
+		dir = filepath.Join(dir, "a-rather-long-directory-name")
+	}
+	if err := os.MkdirAll(dir, 0o700); err != nil {
+		t.Fatal(err)
+	}
+	path := filepath.Join(dir, SockName)
+	l, err := unix.Socket(unix.AF_UNIX, unix.SOCK_SEQPACKET|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(l)
+	sa, release, err := sockAddr(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := unix.Bind(l, sa); err != nil {
+		t.Fatalf("bind %d-byte path: %v", len(path), err)
+	}
+	release()
+	unix.Listen(l, 1)
+	if _, err := os.Stat(path); err != nil {
+		t.Fatalf("the socket is not at %s: %v", path, err)
+	}
+	c, err := Dial(dir)
+	if err != nil {
+		t.Fatalf("Dial: %v", err)
+	}
+	c.Close()
 }

@@ -85,7 +85,14 @@ func (s *Server) bind() error {
 	// name, so that no other user can connect in between.
 	tmp := filepath.Join(filepath.Dir(s.path), "."+SockName+"."+strconv.Itoa(os.Getpid()))
 	os.Remove(tmp)
-	if err := unix.Bind(fd, &unix.SockaddrUnix{Name: tmp}); err != nil {
+	sa, release, err := sockAddr(tmp)
+	if err != nil {
+		unix.Close(fd)
+		return err
+	}
+	err = unix.Bind(fd, sa)
+	release()
+	if err != nil {
 		unix.Close(fd)
 		return fmt.Errorf("runsvc: bind %s: %w", tmp, err)
 	}

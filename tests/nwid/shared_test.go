@@ -8,6 +8,7 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -15,14 +16,15 @@ import (
 	"ztnc/tests/testutil"
 )
 
-// background starts argv in dir (its own process group) and returns a
-// function that kills the group and gives the combined output; the group
-// is killed at cleanup too.
+// background starts argv in dir (its own process group). kill kills the
+// group (if still running) and returns the combined output; done delivers
+// the exit error once (and is closed after). The group is killed at
+// cleanup too.
 func background(t *testing.T, dir string, argv []string) (pid int, kill func() string, done <-chan error) {
 	t.Helper()
 	c := exec.Command(argv[0], argv[1:]...)
 	c.Dir, c.Env = dir, []string{path}
-	var out bytes.Buffer
+	var out syncBuffer
 	c.Stdout, c.Stderr = &out, &out
 	c.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	c.WaitDelay = 5 * time.Second
@@ -30,17 +32,17 @@ func background(t *testing.T, dir string, argv []string) (pid int, kill func() s
 		t.Fatal(err)
 	}
 	ch := make(chan error, 1)
-	go func() { ch <- c.Wait() }()
-	killed := false
+	exited := make(chan struct{})
+	go func() {
+		ch <- c.Wait()
+		close(exited)
+		close(ch)
+	}()
 	kill = func() string {
-		if !killed {
-			killed = true
-			syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
-			select {
-			case err := <-ch:
-				ch <- err
-			case <-time.After(10 * time.Second):
-			}
+		syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
+		select {
+		case <-exited:
+		case <-time.After(10 * time.Second):
 		}
 		return out.String()
 	}
@@ -51,6 +53,24 @@ func background(t *testing.T, dir string, argv []string) (pid int, kill func() s
 		}
 	})
 	return c.Process.Pid, kill, ch
+}
+
+// syncBuffer is a bytes.Buffer safe for the writers and a reader.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 // waitFile waits for path to exist and returns its content.
@@ -100,7 +120,7 @@ func TestSharedService(t *testing.T) {
 		t.Run(u.Name, func(t *testing.T) {
 			base := testutil.SharedTempDir(t)
 			svcHome := filepath.Join(base, "svc")
-			_, _, svcDone := background(t, base, u.Wrap(bin, "service", "-d", svcHome, "--planet", planet))
+			_, killSvc, svcDone := background(t, base, u.Wrap(bin, "service", "-d", svcHome, "--planet", planet))
 			sock := waitSock(t, svcHome)
 			// Node B, the fetching side, is a second service.
 			homeB := filepath.Join(base, "svc-b")
@@ -220,6 +240,21 @@ exec python3 -m http.server ` + port + ` --bind ::`
 			}
 			if out, err := exec.Command(bin, "info", "-d", svcHome).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "200 info ") {
 				t.Fatalf("ztnc info after both servers ended: %v %s", err, out)
+			}
+
+			// The service stops: its program has no network any more, and
+			// its ztnc-run says so and ends it.
+			marker := filepath.Join(base, "sleeper")
+			_, sleeperOut, sleeperDone := background(t, base, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", "echo up > "+marker+"; exec sleep 300"))
+			waitFile(t, marker, sleeperDone)
+			killSvc()
+			select {
+			case err := <-sleeperDone:
+				if code := exitCode(err); code != 128+int(syscall.SIGTERM) || !strings.Contains(sleeperOut(), "the service stopped") {
+					t.Errorf("ztnc-run after the service stopped: exit %d, want %d and a message:\n%s", code, 128+int(syscall.SIGTERM), sleeperOut())
+				}
+			case <-time.After(30 * time.Second):
+				t.Fatal("ztnc-run did not end its program when the service stopped")
 			}
 		})
 	}
