@@ -48,6 +48,8 @@ type compatCase struct {
 }
 
 var cases = []compatCase{
+	{name: "openssh", row: "OpenSSH sshd (normal mode, privsep, own config, high port) ← ssh command, sftp 1 MiB up/down, scp",
+		needs: []string{"sshd", "ssh", "sftp", "scp", "ssh-keygen"}, pkgs: "openssh-server openssh-client libnss-wrapper"},
 	{name: "apache2", row: "apache2 prefork (3+ children): static file + CGI ← curl",
 		needs: []string{"apache2", "curl", "pgrep"}, pkgs: "apache2 curl procps"},
 	{name: "nginx", row: "nginx master + 2 workers, epoll, sendfile ← curl; wrk 1000 requests over 50 connections",
@@ -74,6 +76,8 @@ var cases = []compatCase{
 		needs: []string{"ping"}, pkgs: "iputils-ping"},
 	{name: "memcached", row: "memcached ← libmemcached client (memccp, memccat, memcstat)",
 		needs: []string{"memcached", "memccp", "memccat", "memcrm", "memcstat"}, pkgs: "memcached libmemcached-tools"},
+	{name: "postgresql", row: "PostgreSQL 15 server (as nobody: it refuses root) ← psql, SCRAM auth",
+		needs: []string{"psql", "/usr/lib/postgresql/15/bin/postgres", "/usr/lib/postgresql/15/bin/initdb"}, pkgs: "postgresql postgresql-client"},
 }
 
 // scriptPATH: system directories only, so that root and uid 65534 run the
