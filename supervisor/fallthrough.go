@@ -68,7 +68,9 @@ func (s *Supervisor) SetFallThrough(f FallThrough) {
 }
 
 // fallsThrough reports whether a connection or datagram to a goes to the
-// host. The unspecified address means the local host, as the kernel takes it.
+// host. The unspecified address means the local host, as the kernel takes
+// it: on an IPv6 socket ::1 or 127.0.0.1 (decodeAddr no longer tells "::"
+// from "::ffff:0.0.0.0"), so both must be allowed.
 func (s *Supervisor) fallsThrough(ta tcpip.Address, fam int) bool {
 	f := s.fall
 	if f == nil {
@@ -76,10 +78,11 @@ func (s *Supervisor) fallsThrough(ta tcpip.Address, fam int) bool {
 	}
 	a, ok := netip.AddrFromSlice(ta.AsSlice())
 	if !ok || a.IsUnspecified() {
-		a = netip.MustParseAddr("127.0.0.1")
-		if fam == unix.AF_INET6 && ta.Len() == 16 && !isV4Mapped(ta) {
-			a = netip.IPv6Loopback()
+		v4 := f.listed(netip.MustParseAddr("127.0.0.1"))
+		if fam == unix.AF_INET6 {
+			return v4 && f.listed(netip.IPv6Loopback())
 		}
+		return v4
 	}
 	a = a.Unmap()
 	if a.IsMulticast() || a == netip.AddrFrom4([4]byte{255, 255, 255, 255}) {
