@@ -205,6 +205,13 @@ exec python3 -m http.server ` + port + ` --bind ::`
 				t.Fatalf("the service exited: %v", err)
 			default:
 			}
+			// The killed server's port is free again for another program
+			// (with SO_REUSEADDR, as servers set it: node B's connections to it
+			// are in TIME_WAIT, which would refuse a plain bind on Linux too).
+			rebind := `import socket; s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(("::", 8081)); s.listen(); print("rebound 8081")`
+			if out, err := testutil.RunGroup(ctx, base, []string{path}, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "python3", "-c", rebind)...); err != nil || !strings.Contains(string(out), "rebound 8081") {
+				t.Errorf("binding the killed server's port again: %v\n%s", err, out)
+			}
 			if out, err := exec.Command(bin, "info", "-d", svcHome).CombinedOutput(); err != nil || !strings.HasPrefix(string(out), "200 info ") {
 				t.Fatalf("ztnc info against the service: %v %s", err, out)
 			}
