@@ -64,6 +64,7 @@ func Listen(svc *service.Service, log *slog.Logger) (*Server, error) {
 		st.Close()
 		return nil, err
 	}
+	sup.SetPort53Owner(s.dns.Addrs(), s.dns.Stop)
 	if err := s.bind(); err != nil {
 		st.Close()
 		return nil, err

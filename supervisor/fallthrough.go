@@ -59,6 +59,14 @@ func (f *FallThrough) listed(a netip.Addr) bool {
 	return false
 }
 
+// SetPort53Owner names the holder of port 53 on addrs (the DNS responder)
+// and how to free it (its Stop), called once when a program binds port 53
+// on "any" or on one of addrs and finds it taken: the program's own DNS
+// server then takes over, as on a host.
+func (s *Supervisor) SetPort53Owner(addrs []netip.Addr, free func()) {
+	s.addrs53, s.free53 = addrs, free
+}
+
 // SetFallThrough lets destinations f allows go through the host's stack.
 // Call it before Serve.
 func (s *Supervisor) SetFallThrough(f FallThrough) {
@@ -294,4 +302,29 @@ func (s *Supervisor) fallThen(c *call, so *socket, then func(*call, hostSock)) {
 		return
 	}
 	then(c, hostSock{fd: h, fam: so.fam, typ: so.typ})
+}
+
+// take53 frees port 53 (once) for a program binding it on a (a wildcard
+// or the responder's address); false when there was nothing to free.
+func (s *Supervisor) take53(a tcpip.Address) bool {
+	if a.Len() != 0 {
+		na, _ := netip.AddrFromSlice(a.AsSlice())
+		mine := false
+		for _, x := range s.addrs53 {
+			mine = mine || x.Unmap() == na.Unmap()
+		}
+		if !mine {
+			return false
+		}
+	}
+	s.mu.Lock()
+	free := s.free53
+	s.free53 = nil
+	s.mu.Unlock()
+	if free == nil {
+		return false
+	}
+	s.log.Info("a program binds port 53: ztnc's DNS responder steps aside")
+	free()
+	return true
 }

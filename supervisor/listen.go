@@ -63,6 +63,9 @@ func (s *Supervisor) sysBind(c *call) {
 		bindAddr.NIC = s.st.AddressNIC(addr.Addr)
 	}
 	terr := so.ep.Bind(bindAddr)
+	if _, inUse := terr.(*tcpip.ErrPortInUse); inUse && addr.Port == 53 && s.take53(addr.Addr) {
+		terr = so.ep.Bind(bindAddr)
+	}
 	if terr != nil {
 		c.fail(errnoOf(terr))
 		return

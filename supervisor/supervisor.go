@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -26,9 +27,11 @@ type Supervisor struct {
 	socks map[uint64]*socket // by the inode of the program's end
 	nls   map[uint64]*nlSock // emulated netlink sockets, likewise
 
-	hup   *hupWatcher
-	names atomic.Uint64 // listener name sequence
-	fall  *FallThrough  // nil: nothing reaches the host's network
+	hup     *hupWatcher
+	names   atomic.Uint64 // listener name sequence
+	fall    *FallThrough  // nil: nothing reaches the host's network
+	free53  func()        // frees port 53 for a program's DNS server (SetPort53Owner)
+	addrs53 []netip.Addr  // where it holds port 53
 
 	Stats Stats
 }

@@ -263,6 +263,7 @@ func run(args []string) int {
 			return 125
 		}
 		fall.Keep = dnsSrv.Addrs()
+		sup.SetPort53Owner(dnsSrv.Addrs(), dnsSrv.Stop)
 	}
 	sup.SetFallThrough(fall)
 	env := append(os.Environ(), "ZTNC_ADDRS="+joinPrefixes(addrs))

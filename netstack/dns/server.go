@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"net"
 	"net/netip"
+	"sync"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -35,6 +36,9 @@ type Server struct {
 	log   *slog.Logger
 	slots chan struct{}
 	addrs []netip.Addr
+
+	mu      sync.Mutex
+	closers []io.Closer // the listening sockets, for Stop
 }
 
 // NewServer makes a responder on st for the addresses addrs (the
@@ -71,10 +75,26 @@ func (s *Server) Start() error {
 			u.Close()
 			return fmt.Errorf("dns: TCP %s: %w", a, err)
 		}
+		s.mu.Lock()
+		s.closers = append(s.closers, u, l)
+		s.mu.Unlock()
 		go s.serveUDP(u)
 		go s.serveTCP(l)
 	}
 	return nil
+}
+
+// Stop closes the responder's sockets, freeing port 53 for a DNS server
+// of the programs' own (which then gets the queries, as a local server on
+// a host would).
+func (s *Server) Stop() {
+	s.mu.Lock()
+	cs := s.closers
+	s.closers = nil
+	s.mu.Unlock()
+	for _, c := range cs {
+		c.Close()
+	}
 }
 
 func proto(a netip.Addr) tcpip.NetworkProtocolNumber {

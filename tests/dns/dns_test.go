@@ -193,3 +193,23 @@ func startBackground(t *testing.T, u testutil.User, dir string, env []string, ar
 	})
 	return &out
 }
+
+// TestDNSOwnServer: a DNS server of the program's own on port 53 of every
+// address (dnsmasq's default) starts despite the responder, which steps
+// aside; names then resolve through it, as with a local server on a host.
+func TestDNSOwnServer(t *testing.T) {
+	need(t, "dnsmasq", "getent")
+	run := testutil.ZtncRun(t)
+	for _, u := range testutil.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			work := testutil.SharedTempDir(t)
+			script := `dnsmasq --port=53 --no-resolv --no-hosts --conf-file=/dev/null --pid-file="$WORK/pid" \
+	--address=/own.test/10.9.0.42 --user=$(id -un) 2>&1; echo "dnsmasq: $?"
+i=0; until getent hosts own.test >/dev/null; do i=$((i+1)); [ $i -lt 50 ] || break; sleep 0.1; done
+echo "getent: $(getent hosts own.test | tr -s ' ')"
+kill $(cat "$WORK/pid")`
+			out := runScript(t, u, work, []string{"WORK=" + work}, script, run, "--local", "10.9.0.1/24", "--")
+			expectLines(t, out, "dnsmasq: 0", "getent: 10.9.0.42 own.test")
+		})
+	}
+}
