@@ -60,7 +60,10 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 }
 
 // Serve answers notifications on the seccomp listener lfd until no process
-// using its filter is left, then closes lfd.
+// using its filter is left, then closes lfd. Several Serve may run at once,
+// one per program tree (ztnc service): they share the stack, and nothing of
+// a program is kept by listener — sockets are known by inode and each call
+// carries its own pid (in our pid namespace) and listener.
 func (s *Supervisor) Serve(lfd int) error {
 	defer unix.Close(lfd)
 	if err := setSyncWakeUp(lfd); err != nil {
