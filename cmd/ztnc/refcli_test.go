@@ -139,6 +139,15 @@ func TestInteropCLI(t *testing.T) {
 			t.Errorf("%v:\nzerotier-cli (%d):\n%s\nztnc (%d):\n%s%s", args, rrc, rout, orc, oout, oerr)
 		}
 	}
+	// zerotier-cli set/get go through POST /network/<nwid> and GET /network.
+	if rc, out := ref(t, home, "set", nwid, "allowDNS=1"); rc != 0 || !strings.Contains(out, `"allowDNS":true`) {
+		t.Errorf("zerotier-cli set allowDNS=1: %d %q", rc, out)
+	}
+	for prop, want := range map[string]string{"allowDNS": "1", "name": "refcli", "status": "OK", "ip4": "10.56.0."} {
+		if rc, out := ref(t, home, "get", nwid, prop); rc != 0 || !strings.HasPrefix(out, want) {
+			t.Errorf("zerotier-cli get %s: %d %q, want %s…", prop, rc, out, want)
+		}
+	}
 	if _, info := ref(t, home, "info"); !strings.HasPrefix(info, "200 info "+me+" 1.14.1 ONLINE") {
 		t.Errorf("zerotier-cli info %q: want node %s (the identity zerotier-idtool made)", info, me)
 	}
