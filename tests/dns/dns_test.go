@@ -99,6 +99,9 @@ func expectLines(t *testing.T, out string, want ...string) {
 func clientChecks(domain, addr, port string) string {
 	return `
 name=web.` + domain + `
+# The first query may wait for a path to the server's node: until dig gets
+# an answer (bounded), then every program in turn.
+i=0; until [ -n "$(dig +short +time=3 +tries=1 $name)" ]; do i=$((i+1)); [ $i -lt 10 ] || break; done
 echo "getent: $(getent hosts $name | tr -s ' ')"
 echo "short: $(getent hosts web | tr -s ' ')"
 echo "curl: $(curl -sS -m 20 http://$name:` + port + `/hello.txt)"
