@@ -92,6 +92,7 @@ type result struct {
 	ok      bool
 	elapsed time.Duration // that family's client checks
 	note    string        // why it failed
+	figures []string      // measured figures the case reported (FIGURE lines)
 }
 
 type cell struct{ c, user, fam string }
@@ -271,7 +272,10 @@ func (r *report) file(fam string) []byte {
 	return b.Bytes()
 }
 
-var resultLine = regexp.MustCompile(`(?m)^RESULT ipv([46]) (OK|FAIL) (\d+)ms`)
+var (
+	resultLine = regexp.MustCompile(`(?m)^RESULT ipv([46]) (OK|FAIL) (\d+)ms`)
+	figureLine = regexp.MustCompile(`(?m)^FIGURE ipv([46]) (.+)$`)
+)
 
 // runCase runs one case as u: node A's server, then node B's client.
 func runCase(t *testing.T, l lab, run string, c compatCase, u testutil.User, extraEnv []string) *report {
@@ -399,6 +403,12 @@ wait:
 		}
 		rep.res[m[1]] = r
 	}
+	for _, m := range figureLine.FindAllStringSubmatch(rep.outB, -1) {
+		if r, ok := rep.res[m[1]]; ok {
+			r.figures = append(r.figures, m[2])
+			rep.res[m[1]] = r
+		}
+	}
 	for _, fam := range []string{"4", "6"} {
 		if _, ok := rep.res[fam]; ok {
 			continue
@@ -508,6 +518,21 @@ func summarize(cs []compatCase, users []testutil.User, res map[cell]result, took
 		fmt.Fprintf(&b, "\n%d cells failed or did not run; details in tests/_results/FAIL.*.\n", failed)
 	} else {
 		b.WriteString("\nEvery cell passed.\n")
+	}
+	var figs strings.Builder
+	for _, c := range cs {
+		for _, u := range users {
+			for _, fam := range []string{"4", "6"} {
+				for _, f := range res[cell{c.name, u.Name, fam}].figures {
+					fmt.Fprintf(&figs, "| %s | %s | IPv%s | %s |\n", c.name, u.Name, fam, f)
+				}
+			}
+		}
+	}
+	if figs.Len() > 0 {
+		b.WriteString("\nFigures measured (node B to node A, both under ztnc-run, on a loaded shared machine: indicative only):\n\n")
+		b.WriteString("| case | user | family | figure |\n|---|---|---|---|\n")
+		b.WriteString(figs.String())
 	}
 	return b.String()
 }

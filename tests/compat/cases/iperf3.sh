@@ -60,6 +60,7 @@ client() {
 		[ $ok = 1 ] || fail "iperf3 $mode: $(cat "$WORK/$mode.$FAM.err"; python3 -c 'import json,sys; print(json.load(open(sys.argv[1])).get("error",""))' "$WORK/$mode.$FAM.json" 2>/dev/null)"
 		res=$(summarize "$WORK/$mode.$FAM.json" $mode 2>&1) || fail "$res"
 		log "result: $res"
+		figure "iperf3 $res"
 	done
 }
 

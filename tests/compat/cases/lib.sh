@@ -114,6 +114,10 @@ dump_logs() {
 	done
 }
 
+# figure TEXT: a measured figure for the summary (iperf3 rates, benchmark
+# results); one line, units included.
+figure() { echo "FIGURE ipv${FAM:-?} $*"; }
+
 # timed WHAT CMD...: run CMD, log how long it took (ms).
 timed() {
 	_what=$1

@@ -93,6 +93,7 @@ LUA
 	[ "$nreq" -ge 1000 ] || fail "wrk completed $nreq requests, want >= 1000"
 	! grep -q 'Non-2xx' "$WORK/wrk.$FAM" || fail "wrk got non-2xx answers"
 	log "ok: wrk $sumline"
+	figure "wrk: $nreq requests over 50 connections, latency $(sed -n 's/^ *Latency *\([^ ]*\) .*/avg \1/p' "$WORK/wrk.$FAM" | head -1), p99 $(sed -n 's/^ *99% *//p' "$WORK/wrk.$FAM")"
 	# nginx's own count: every request of this family after $before, all 200.
 	sleep 0.5
 	tail -n +"$((before + 1))" "$N/access.log" >"$WORK/log.$FAM"

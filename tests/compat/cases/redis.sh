@@ -46,6 +46,7 @@ client() {
 	[ "$n" -ge 15 ] || fail "redis-benchmark reported $n tests, want >= 15: $(cat "$WORK/bench.$FAM")"
 	! grep -qi error "$WORK/bench.$FAM" || fail "redis-benchmark: $(grep -i error "$WORK/bench.$FAM")"
 	log "ok: redis-benchmark ran $n tests"
+	figure "redis-benchmark: $(grep -E '^(SET|GET|LPUSH|MSET \(10 keys\)):' "$WORK/rates.$FAM" | sed 's/ requests per second.*/ req\/s/' | tr -s ' ' | paste -sd, - | sed 's/,/, /g')"
 }
 
 main "$@"
