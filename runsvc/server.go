@@ -228,6 +228,7 @@ func (s *Server) join(c int, ids []uint64) ([]string, error) {
 	}
 	store := &netapi.Store{Dir: filepath.Join(s.svc.Home, "networks.d")}
 	nets := make([]*vl2.Network, len(ids))
+	var joined []*vl2.Network // by this request
 	for i, id := range ids {
 		n := s.svc.VL2.Network(id)
 		if n == nil {
@@ -235,6 +236,7 @@ func (s *Server) join(c int, ids []uint64) ([]string, error) {
 				return nil, err
 			}
 			n = s.svc.VL2.Join(id, nil)
+			joined = append(joined, n)
 		}
 		nets[i] = n
 	}
@@ -246,6 +248,15 @@ func (s *Server) join(c int, ids []uint64) ([]string, error) {
 		return send(c, &Msg{Nwid: fmt.Sprintf("%016x", n.ID()), State: state})
 	})
 	if err != nil {
+		// ztnc-run gave up: a network joined for it that never got
+		// ready is left again rather than kept on the service for good.
+		s.log.Debug("ztnc-run gave up waiting", "err", err, "joined", len(joined))
+		for _, n := range joined {
+			if _, ok := netjoin.State(n, me); !ok && s.svc.VL2.Network(n.ID()) == n {
+				s.svc.VL2.Leave(n.ID())
+				store.Remove(n.ID())
+			}
+		}
 		return nil, err
 	}
 	var addrs []string

@@ -14,6 +14,7 @@ import (
 	"time"
 
 	"ztnc/tests/testutil"
+	"ztnc/zerotier/servicetest"
 )
 
 // background starts argv in dir (its own process group). kill kills the
@@ -139,6 +140,24 @@ func TestSharedService(t *testing.T) {
 					t.Errorf("ztnc-run %v with a service: exit %d, want 2 and a message\n%s", flags, code, out)
 				}
 			}
+
+			// A network that never gets ready: --wait ends it (125, CMD not
+			// run), and the service, which joined it for this ztnc-run, leaves it.
+			missing := nwid[:10] + "00dead"
+			ran := filepath.Join(base, "ran")
+			ctx0, cancel0 := context.WithTimeout(context.Background(), time.Minute)
+			out0, err := testutil.RunGroup(ctx0, base, []string{path}, u.Wrap(run, "-d", svcHome, "--nwid", missing, "--wait", "2s", "--", "touch", ran)...)
+			cancel0()
+			if code := exitCode(err); code != 125 || !strings.Contains(string(out0), missing) || !strings.Contains(string(out0), "--wait") {
+				t.Errorf("ztnc-run for a missing network through the service: exit %d, want 125 naming it and --wait\n%s", code, out0)
+			}
+			if _, err := os.Stat(ran); err == nil {
+				t.Error("CMD ran although its network never became ready")
+			}
+			servicetest.WaitFor(t, "the service to leave the missing network", func() bool {
+				out, _ := exec.Command(bin, "listnetworks", "-d", svcHome).CombinedOutput()
+				return strings.HasPrefix(string(out), "200 listnetworks ") && !strings.Contains(string(out), missing)
+			})
 
 			// Two servers, each its own ztnc-run, on ports 8081 and 8082.
 			var addrs [2]string
