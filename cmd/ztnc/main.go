@@ -1,6 +1,6 @@
 // Command ztnc manages ztnc's ZeroTier node.
 //
-//	ztnc service -d HOME [--port N] [--planet FILE]   run a node (ZeroTier One's HOME layout)
+//	ztnc service -d HOME [--port N] [--planet FILE]   run a node (ZeroTier One's HOME layout) that ztnc-run -d HOME shares
 //	ztnc info|status [-j] [-d HOME]                    what `zerotier-cli info` prints
 //	ztnc peers [-j] [-d HOME]                          what `zerotier-cli peers` prints
 //	ztnc listpeers [-j] [-d HOME]                      what `zerotier-cli listpeers` prints
@@ -39,7 +39,8 @@ func main() {
 const usage = `usage: ztnc <verb> [flags]
 
 verbs:
-  service               run a node in HOME (identity.secret, planet, moons.d/, authtoken.secret, zerotier-one.port)
+  service               run a node in HOME (identity.secret, planet, moons.d/, authtoken.secret, zerotier-one.port);
+                        programs started with ztnc-run -d HOME --nwid … share it (HOME/ztnc-run.sock)
   info, status          print "200 info <address> <version> <ONLINE|OFFLINE|TUNNELED>"
   peers                 print the peer table of zerotier-cli peers
   listpeers             print zerotier-cli listpeers lines
