@@ -4,6 +4,9 @@ import (
 	"net/netip"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
 )
 
 // Inside reports whether a is on one of the stack's networks: covered by a
@@ -41,4 +44,17 @@ func (st *Stack) AddressNIC(a tcpip.Address) tcpip.NICID {
 		}
 	}
 	return 0
+}
+
+// Serves reports whether a socket of the stack takes trans (TCP or UDP)
+// traffic to a:port arriving on the loopback: a listener or a bound
+// datagram socket of the programs. Fall-through leaves such loopback
+// destinations virtual.
+func (st *Stack) Serves(trans tcpip.TransportProtocolNumber, a tcpip.Address, port uint16) bool {
+	proto := ipv4.ProtocolNumber
+	if a.Len() == 16 {
+		proto = ipv6.ProtocolNumber
+	}
+	id := stack.TransportEndpointID{LocalPort: port, LocalAddress: a, RemotePort: 1, RemoteAddress: a}
+	return st.FindTransportEndpoint(proto, trans, id, LoopbackNIC) != nil
 }

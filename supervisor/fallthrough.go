@@ -9,6 +9,8 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/udp"
 )
 
 // Fall-through: a connection or datagram to a destination outside every
@@ -268,7 +270,7 @@ func (s *Supervisor) mayFallThrough(so *socket, a tcpip.FullAddress) bool {
 	if so.fam == unix.AF_INET6 && isV4Mapped(a.Addr) && so.ep.SocketOptions().GetV6Only() {
 		return false
 	}
-	if !s.fallsThrough(a.Addr, so.fam) {
+	if !s.fallsThrough(a.Addr, so.fam) || s.servedVirtually(so, a) {
 		return false
 	}
 	so.mu.Lock()
@@ -327,4 +329,24 @@ func (s *Supervisor) take53(a tcpip.Address) bool {
 	s.log.Info("a program binds port 53: ztnc's DNS responder steps aside")
 	free()
 	return true
+}
+
+// servedVirtually reports whether a is a loopback destination that a
+// program of this stack serves (a listener, a bound UDP socket): it stays
+// virtual even when the loopback falls through, so programs keep reaching
+// one another while reaching the host's other loopback services.
+func (s *Supervisor) servedVirtually(so *socket, a tcpip.FullAddress) bool {
+	dst := a.Addr
+	if isV4Mapped(dst) {
+		dst = tcpip.AddrFrom4Slice(dst.AsSlice()[12:])
+	}
+	na, ok := netip.AddrFromSlice(dst.AsSlice())
+	if !ok || !na.IsLoopback() {
+		return false
+	}
+	trans := udp.ProtocolNumber
+	if so.stream() {
+		trans = tcp.ProtocolNumber
+	}
+	return s.st.Serves(trans, dst, a.Port)
 }

@@ -66,8 +66,15 @@ echo "dig tcp: $(dig +tcp +time=3 +tries=1 @127.0.0.1 -p ` + dnsPort + ` host.ft
 `
 	for _, u := range testutil.Users() {
 		t.Run(u.Name, func(t *testing.T) {
-			out := runScript(t, u, work, nil, script, run, "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--")
-			expectLines(t, out, "curl: hello from the host", "dig: 192.0.2.7", "dig tcp: 192.0.2.7")
+			// A loopback port a program of the same ztnc-run serves stays
+			// virtual; the others reach the host.
+			inner := `mkdir -p "$WORK/inner-$(id -u)" && echo "hello from inside" > "$WORK/inner-$(id -u)/hello.txt"
+python3 -m http.server 8090 --bind 127.0.0.1 --directory "$WORK/inner-$(id -u)" >/dev/null 2>&1 &
+i=0; until curl -s -o /dev/null http://127.0.0.1:8090/; do i=$((i+1)); [ $i -lt 100 ] || break; sleep 0.1; done
+echo "inner: $(curl -sS -m 10 http://127.0.0.1:8090/hello.txt 2>&1)"
+` + script + `kill $!`
+			out := runScript(t, u, work, []string{"WORK=" + work}, inner, run, "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--")
+			expectLines(t, out, "curl: hello from the host", "dig: 192.0.2.7", "dig tcp: 192.0.2.7", "inner: hello from inside")
 			for _, args := range [][]string{{}, {"--fallthrough", "all"}, {"--fallthrough", "192.0.2.0/24"}} {
 				argv := append(append([]string{run, "--local", "10.9.0.1/24"}, args...), "--")
 				out := runScript(t, u, work, nil, script, argv...)
