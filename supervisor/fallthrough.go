@@ -6,6 +6,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"sync"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -194,6 +195,14 @@ func (so *socket) carryOptions(prog, h int) {
 			unix.SetsockoptTimeval(h, unix.SOL_SOCKET, name, tv)
 		}
 	}
+	// Buffer sizes the program set (they differ from a fresh pair's); the
+	// kernel doubles what it is given, as it did for the program's end.
+	def := pairBufDefaults(so.stream())
+	for i, name := range []int{unix.SO_RCVBUF, unix.SO_SNDBUF} {
+		if v, err := unix.GetsockoptInt(prog, unix.SOL_SOCKET, name); err == nil && v != def[i] && def[i] != 0 {
+			unix.SetsockoptInt(h, unix.SOL_SOCKET, name, v/2)
+		}
+	}
 	so.mu.Lock()
 	defer so.mu.Unlock()
 	for k, v := range so.opts {
@@ -349,4 +358,29 @@ func (s *Supervisor) servedVirtually(so *socket, a tcpip.FullAddress) bool {
 		trans = tcp.ProtocolNumber
 	}
 	return s.st.Serves(trans, dst, a.Port)
+}
+
+var (
+	bufDefaultsOnce sync.Once
+	bufDefaults     [2][2]int // [stream][SO_RCVBUF, SO_SNDBUF] of a fresh AF_UNIX pair
+)
+
+// pairBufDefaults are the buffer sizes of an AF_UNIX pair nobody has set.
+func pairBufDefaults(stream bool) [2]int {
+	bufDefaultsOnce.Do(func() {
+		for i, typ := range []int{unix.SOCK_SEQPACKET, unix.SOCK_STREAM} {
+			p, err := unix.Socketpair(unix.AF_UNIX, typ|unix.SOCK_CLOEXEC, 0)
+			if err != nil {
+				continue
+			}
+			bufDefaults[i][0], _ = unix.GetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_RCVBUF)
+			bufDefaults[i][1], _ = unix.GetsockoptInt(p[0], unix.SOL_SOCKET, unix.SO_SNDBUF)
+			unix.Close(p[0])
+			unix.Close(p[1])
+		}
+	})
+	if stream {
+		return bufDefaults[1]
+	}
+	return bufDefaults[0]
 }

@@ -29,8 +29,9 @@ static void tcp_blocking(void)
 	CK(setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one));
 	CK(setsockopt(fd, SOL_SOCKET, SO_KEEPALIVE, &one, sizeof one));
 	CK(setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof tv));
-	int idle = 77;
+	int idle = 77, rcvbuf = 100000;
 	CK(setsockopt(fd, IPPROTO_TCP, TCP_KEEPIDLE, &idle, sizeof idle));
+	CK(setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf));
 	TRY("tcp blocking connect", 0, connect(fd, (struct sockaddr *)&to, l));
 	OUT("options after connect: nodelay=%d reuseaddr=%d keepalive=%d keepidle=%d",
 	    getint(fd, IPPROTO_TCP, TCP_NODELAY) != 0, getint(fd, SOL_SOCKET, SO_REUSEADDR) != 0,
@@ -39,6 +40,7 @@ static void tcp_blocking(void)
 	socklen_t tl = sizeof got;
 	CK(getsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &got, &tl));
 	OUT("rcvtimeo after connect: %ld.%06ld", (long)got.tv_sec, (long)got.tv_usec);
+	OUT("rcvbuf after connect: %d", getint(fd, SOL_SOCKET, SO_RCVBUF));
 	OUT("type=%d domain=%s protocol=%d cloexec=%d", getint(fd, SOL_SOCKET, SO_TYPE),
 	    famname(getint(fd, SOL_SOCKET, SO_DOMAIN)), getint(fd, SOL_SOCKET, SO_PROTOCOL),
 	    (fcntl(fd, F_GETFD) & FD_CLOEXEC) != 0);
