@@ -23,8 +23,12 @@ import (
 	"ztnc/zerotier/idtool"
 )
 
-const labUsage = `usage: ztnc lab up --dir DIR     start a root+controller on 127.0.0.1 in the background
+const labUsage = `usage: ztnc lab up --dir DIR [--endpoint IP]…   start a root+controller on 127.0.0.1 in the background
        ztnc lab down --dir DIR   stop it and remove what "up" made
+
+--endpoint IP also names IP (at the lab's port) as the root's address in the
+planet, for members that cannot reach this machine's 127.0.0.1: containers
+reach it at their bridge's gateway (docker0's 172.17.0.1).
 
 "up" writes DIR/planet (a private planet whose only root is the lab's node),
 creates a public network (members are authorized on join) with IPv4 addresses
@@ -46,8 +50,25 @@ type labState struct {
 
 func runLab(args []string, stdout, stderr io.Writer) int {
 	var verb, dir string
+	var endpoints []netip.Addr
 	for i := 0; i < len(args); i++ {
 		switch a := args[i]; {
+		case a == "--endpoint" || a == "-endpoint" || strings.HasPrefix(a, "--endpoint="):
+			v, ok := strings.CutPrefix(a, "--endpoint=")
+			if !ok {
+				if i+1 >= len(args) {
+					fmt.Fprintf(stderr, "ztnc lab: %s needs a value\n\n%s", a, labUsage)
+					return 2
+				}
+				i++
+				v = args[i]
+			}
+			ip, err := netip.ParseAddr(v)
+			if err != nil {
+				fmt.Fprintf(stderr, "ztnc lab: --endpoint %q: not an IP address\n\n%s", v, labUsage)
+				return 2
+			}
+			endpoints = append(endpoints, ip)
 		case a == "--dir" || a == "-dir":
 			if i+1 >= len(args) {
 				fmt.Fprintf(stderr, "ztnc lab: %s needs a value\n\n%s", a, labUsage)
@@ -77,7 +98,7 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	if verb == "up" {
-		err = labUp(abs, stdout)
+		err = labUp(abs, endpoints, stdout)
 	} else {
 		err = labDown(abs)
 	}
@@ -88,7 +109,7 @@ func runLab(args []string, stdout, stderr io.Writer) int {
 	return 0
 }
 
-func labUp(dir string, stdout io.Writer) error {
+func labUp(dir string, endpoints []netip.Addr, stdout io.Writer) error {
 	if _, err := os.Stat(filepath.Join(dir, "lab.json")); err == nil {
 		return fmt.Errorf("%s already holds a lab (ztnc lab down --dir %s first)", dir, dir)
 	}
@@ -112,8 +133,11 @@ func labUp(dir string, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	j, err := idtool.NewPlanetJSON(labPlanetID, []idtool.RootJSON{{Identity: id.String(),
-		StableEndpoints: []string{idtool.EndpointString(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)))}}}, nil)
+	eps := []string{idtool.EndpointString(netip.AddrPortFrom(netip.AddrFrom4([4]byte{127, 0, 0, 1}), uint16(port)))}
+	for _, ip := range endpoints {
+		eps = append(eps, idtool.EndpointString(netip.AddrPortFrom(ip, uint16(port))))
+	}
+	j, err := idtool.NewPlanetJSON(labPlanetID, []idtool.RootJSON{{Identity: id.String(), StableEndpoints: eps}}, nil)
 	if err != nil {
 		return fmt.Errorf("lab planet: %w", err)
 	}

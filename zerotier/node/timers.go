@@ -1,6 +1,7 @@
 package node
 
 import (
+	mathrand "math/rand/v2"
 	"time"
 
 	"ztnc/zerotier/packet"
@@ -82,8 +83,15 @@ func (n *Node) pingCheckLocked(now time.Time) {
 			if (v6 && sent6) || (!v6 && sent4) {
 				continue
 			}
-			for _, ep := range u.StableEndpoints {
-				ep = path.Unmap(ep)
+			// From a random one on, as 1.14 (prng()): a root with several
+			// addresses is reached through whichever works from here.
+			eps := u.StableEndpoints
+			start := 0
+			if len(eps) > 1 {
+				start = mathrand.IntN(len(eps))
+			}
+			for k := range eps {
+				ep := path.Unmap(eps[(start+k)%len(eps)])
 				if ep.Addr().Is6() != v6 {
 					continue
 				}
