@@ -41,28 +41,14 @@ func tryRun(ctx context.Context, name string, args ...string) (string, error) {
 
 // unprivileged are the docker run options every container here gets: no
 // capability, a non-root user; Docker's default seccomp profile and devices
-// (no /dev/net/tun) by not asking for anything else.
-var unprivileged = []string{"--cap-drop=ALL", "--user", "65534:65534", "--security-opt", "no-new-privileges"}
+// (no /dev/net/tun) by not asking for anything else. Never a pull.
+var unprivileged = []string{"--pull=never", "--cap-drop=ALL", "--user", "65534:65534", "--security-opt", "no-new-privileges"}
 
 // buildImage builds a FROM scratch image of the static ztnc-run, busybox and
 // index.html, with entrypoint, and returns its tag.
 func buildImage(t *testing.T, ctx context.Context, entrypoint, index string) string {
 	t.Helper()
-	static := os.Getenv("ZTNC_RUN_STATIC")
-	if static == "" {
-		static = filepath.Join(testutil.RepoRoot(), "bin", "ztnc-run-static")
-	}
-	if _, err := os.Stat(static); err != nil {
-		t.Fatalf("static ztnc-run not found at %s (run `make static`): %v", static, err)
-	}
-	for _, p := range []string{static, "/bin/busybox"} {
-		if err := testutil.CheckStatic(p); err != nil {
-			t.Fatalf("%s must be a static binary for a FROM scratch image: %v", p, err)
-		}
-	}
-	if err := exec.Command("docker", "info").Run(); err != nil {
-		t.Fatalf("the Docker engine is not reachable (docker info: %v)", err)
-	}
+	static := staticZtncRun(t)
 	dir := t.TempDir()
 	copyFile(t, static, filepath.Join(dir, "ztnc-run"))
 	copyFile(t, "/bin/busybox", filepath.Join(dir, "busybox"))
@@ -73,7 +59,7 @@ COPY busybox /busybox
 COPY index.html /www/index.html
 USER 65534:65534
 ENTRYPOINT `+entrypoint+"\n"), 0o644)
-	tag := "ztnc-test-scratch:" + strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-"))
+	tag := fmt.Sprintf("ztnc-test-scratch:%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), os.Getpid())
 	run(t, ctx, "docker", "build", "-q", "-t", tag, dir)
 	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
 	return tag
@@ -96,11 +82,11 @@ exit 1`
 	}
 }
 
-// TestScratchImageOnLab: the container joins a ZeroTier network of a lab on
-// the host (reached at the Docker bridge's gateway) with
-// ENTRYPOINT ["/ztnc-run", "--nwid", NWID, "--"] and its identity in a
-// volume, and serves HTTP; a second container, started with --ephemeral (a
-// fresh identity), fetches it over the network.
+// TestScratchImageOnLab: examples/Dockerfile's image — ENTRYPOINT
+// ["/ztnc-run", "--nwid", NWID, "--"], its identity in a volume — joins a
+// ZeroTier network of a lab on the host (reached at the Docker bridge's
+// gateway) and serves HTTP on port 80; a second container of that image,
+// started with --ephemeral (a fresh identity), fetches it over the network.
 func TestScratchImageOnLab(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
@@ -115,7 +101,7 @@ func TestScratchImageOnLab(t *testing.T) {
 	}
 	nwid := m[1]
 	want := "served from a container on a ZeroTier network\n"
-	tag := buildImage(t, ctx, fmt.Sprintf(`["/ztnc-run", "--nwid", %q, "--"]`, nwid), want)
+	tag := buildExample(t, ctx, nwid, want)
 
 	// The server's identity lives in a volume owned by the container's user.
 	data := testutil.SharedTempDir(t)
@@ -125,8 +111,8 @@ func TestScratchImageOnLab(t *testing.T) {
 	planet := filepath.Join(lab, "planet")
 	name := fmt.Sprintf("ztnc-test-server-%d", os.Getpid())
 	args := append([]string{"run", "-d", "--name", name}, unprivileged...)
-	args = append(args, "-v", data+":/data", "-e", "ZTNC_HOME=/data", "-v", planet+":/planet:ro", "-e", "ZTNC_PLANET=/planet",
-		tag, "/busybox", "sh", "-c", `echo "ADDRS=$ZTNC_ADDRS"; exec /busybox httpd -f -p 8080 -h /www`)
+	args = append(args, "-v", data+":/data", "-v", planet+":/planet:ro", "-e", "ZTNC_PLANET=/planet",
+		tag, "/busybox", "sh", "-c", `echo "ADDRS=$ZTNC_ADDRS"; exec /busybox httpd -f -p 80 -h /www`)
 	run(t, ctx, "docker", args...)
 	t.Cleanup(func() { exec.Command("docker", "rm", "-f", name).Run() })
 	inspect := run(t, ctx, "docker", "inspect", "--format", "secopt={{.HostConfig.SecurityOpt}} capadd={{.HostConfig.CapAdd}} devices={{.HostConfig.Devices}} privileged={{.HostConfig.Privileged}}", name)
@@ -157,7 +143,7 @@ func TestScratchImageOnLab(t *testing.T) {
 	script := fmt.Sprintf(`set -e
 /busybox grep CapEff /proc/self/status
 [ ! -e /dev/net/tun ] && echo "no tun"
-/busybox timeout 30 /busybox wget -q -O - http://%s:8080/index.html`, addr)
+/busybox timeout 30 /busybox wget -q -O - http://%s/index.html`, addr)
 	args = append([]string{"run", "--rm", "--tmpfs", "/tmp"}, unprivileged...)
 	args = append(args, "-v", planet+":/planet:ro", "-e", "ZTNC_PLANET=/planet", "--entrypoint", "/ztnc-run",
 		tag, "--ephemeral", "--nwid", nwid, "--", "/busybox", "sh", "-c", script)
@@ -166,6 +152,54 @@ func TestScratchImageOnLab(t *testing.T) {
 	if !strings.HasSuffix(out, wantOut) {
 		t.Fatalf("the client container printed:\n%s\nwant it to end with:\n%s", out, wantOut)
 	}
+}
+
+// buildExample builds examples/Dockerfile, joined to nwid instead of its
+// placeholder network, serving index.
+func buildExample(t *testing.T, ctx context.Context, nwid, index string) string {
+	t.Helper()
+	df, err := os.ReadFile(filepath.Join(testutil.RepoRoot(), "examples", "Dockerfile"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const placeholder = `"--nwid", "8056c2e21c000001"`
+	if !bytes.Contains(df, []byte(placeholder)) {
+		t.Fatalf("examples/Dockerfile has no %s to replace", placeholder)
+	}
+	df = bytes.Replace(df, []byte(placeholder), []byte(fmt.Sprintf(`"--nwid", %q`, nwid)), 1)
+	dir := t.TempDir()
+	copyFile(t, staticZtncRun(t), filepath.Join(dir, "ztnc-run-static"))
+	copyFile(t, "/bin/busybox", filepath.Join(dir, "busybox"))
+	os.MkdirAll(filepath.Join(dir, "www"), 0o755)
+	os.MkdirAll(filepath.Join(dir, "data"), 0o755)
+	os.WriteFile(filepath.Join(dir, "www", "index.html"), []byte(index), 0o644)
+	os.WriteFile(filepath.Join(dir, "Dockerfile"), df, 0o644)
+	tag := fmt.Sprintf("ztnc-test-example:%s-%d", strings.ToLower(strings.ReplaceAll(t.Name(), "/", "-")), os.Getpid())
+	run(t, ctx, "docker", "build", "-q", "-t", tag, dir)
+	t.Cleanup(func() { exec.Command("docker", "rmi", "-f", tag).Run() })
+	return tag
+}
+
+// staticZtncRun is `make static`'s output, checked to be static, with the
+// Docker engine reachable.
+func staticZtncRun(t *testing.T) string {
+	t.Helper()
+	static := os.Getenv("ZTNC_RUN_STATIC")
+	if static == "" {
+		static = filepath.Join(testutil.RepoRoot(), "bin", "ztnc-run-static")
+	}
+	if _, err := os.Stat(static); err != nil {
+		t.Fatalf("static ztnc-run not found at %s (run `make static`): %v", static, err)
+	}
+	for _, p := range []string{static, "/bin/busybox"} {
+		if err := testutil.CheckStatic(p); err != nil {
+			t.Fatalf("%s must be a static binary for a FROM scratch image: %v", p, err)
+		}
+	}
+	if err := exec.Command("docker", "info").Run(); err != nil {
+		t.Fatalf("the Docker engine is not reachable (docker info: %v)", err)
+	}
+	return static
 }
 
 func copyFile(t *testing.T, from, to string) {
