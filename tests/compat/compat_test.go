@@ -20,6 +20,8 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"math/rand/v2"
+	"net"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -315,8 +317,8 @@ func runCase(t *testing.T, l lab, run string, c compatCase, u testutil.User, ext
 	if os.Getenv("COMPAT_VERBOSE") == "1" {
 		verbose = []string{"-v"} // the nodes' and supervisors' debug logs in the result files
 	}
-	rep.argvA = u.Wrap(append(append([]string{run}, verbose...), "-d", homes[0], "--", "sh", script, "server")...)
-	rep.argvB = u.Wrap(append(append([]string{run}, verbose...), "-d", homes[1], "--", "sh", script, "client")...)
+	rep.argvA = u.Wrap(append(append([]string{run}, verbose...), "-d", homes.dir[0], "--port", fmt.Sprint(homes.port[0]), "--", "sh", script, "server")...)
+	rep.argvB = u.Wrap(append(append([]string{run}, verbose...), "-d", homes.dir[1], "--port", fmt.Sprint(homes.port[1]), "--", "sh", script, "client")...)
 
 	// Node A, in the background until the client is done.
 	var outA bytes.Buffer
@@ -450,11 +452,20 @@ func addrsOf(out string) (v4, v6 netip.Addr, err error) {
 	return v4, v6, nil
 }
 
-// homesFor returns node A's and node B's HOME for u, the same for every
-// case (identities are made once; each node is still its own ztnc-run).
-var homes = map[string][2]string{}
+// nodes are node A's and node B's HOME and UDP port for one user, the same
+// for every case: identities are made once, and each node comes back on the
+// same port, since a peer does not learn a new port on an IP whose old path
+// still looks alive (ZeroTier 1.14's rule) and would answer the dead port
+// for up to 19 s. (Other tests on this machine take 9993 and leave it again,
+// so ztnc-run's default could move.) Each case still starts both nodes anew.
+type nodes struct {
+	dir  [2]string
+	port [2]int
+}
 
-func homesFor(t *testing.T, u testutil.User) [2]string {
+var homes = map[string]nodes{}
+
+func homesFor(t *testing.T, u testutil.User) nodes {
 	if h, ok := homes[u.Name]; ok {
 		return h
 	}
@@ -463,15 +474,48 @@ func homesFor(t *testing.T, u testutil.User) [2]string {
 		t.Fatal(err)
 	}
 	os.Chmod(d, 0o777)
-	h := [2]string{filepath.Join(d, "home-a"), filepath.Join(d, "home-b")}
+	h := nodes{dir: [2]string{filepath.Join(d, "home-a"), filepath.Join(d, "home-b")}}
+	taken := map[int]bool{}
+	for _, n := range homes {
+		taken[n.port[0]], taken[n.port[1]] = true, true
+	}
+	for i := range h.port {
+		h.port[i] = nodePort(t, taken)
+		taken[h.port[i]] = true
+	}
 	homes[u.Name] = h
 	return h
+}
+
+// nodePort picks a port below Linux's ephemeral range (32768-60999), so that
+// no other program is handed it by the kernel meanwhile, whose UDP (any
+// address) and TCP (127.0.0.1, the node's API) are free now.
+func nodePort(t *testing.T, taken map[int]bool) int {
+	for i := 0; i < 200; i++ {
+		p := 21000 + rand.IntN(11000)
+		if taken[p] {
+			continue
+		}
+		u, err := net.ListenUDP("udp", &net.UDPAddr{Port: p})
+		if err != nil {
+			continue
+		}
+		l, err := net.Listen("tcp4", fmt.Sprintf("127.0.0.1:%d", p))
+		u.Close()
+		if err != nil {
+			continue
+		}
+		l.Close()
+		return p
+	}
+	t.Fatal("no free port for a node")
+	return 0
 }
 
 func TestMain(m *testing.M) {
 	code := m.Run()
 	for _, h := range homes {
-		os.RemoveAll(filepath.Dir(h[0]))
+		os.RemoveAll(filepath.Dir(h.dir[0]))
 	}
 	os.Exit(code)
 }
