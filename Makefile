@@ -16,6 +16,8 @@ build:
 test: build static
 	$(GO) vet ./...
 	ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) test -count=1 -timeout 35m ./...
+	# the real programs again on a container's path (no pidfd_getfd, no process_vm_readv)
+	ZTNC_SLOW_PATH=1 ZTNC_RUN=$(CURDIR)/bin/ztnc-run $(GO) test -count=1 -timeout 10m ./tests/programs/
 	GO=$(GO) ./zerotier/fuzz.sh 3000x  # a count, not a duration: a timed run can end in a spurious "context deadline exceeded" on a loaded machine
 
 unit:

@@ -125,7 +125,7 @@ func (s *Supervisor) bindFallsThrough(b *tcpip.FullAddress, fam int) bool {
 // it. On failure it returns the errno to answer.
 func (s *Supervisor) toHost(c *call, so *socket) (int, unix.Errno) {
 	fd := int(c.args[0])
-	prog, err := takeFD(c.pid, fd)
+	prog, err := so.progFD(c.pid, fd)
 	if err != nil {
 		return -1, unix.EBADF
 	}
@@ -160,6 +160,9 @@ func (s *Supervisor) toHost(c *call, so *socket) (int, unix.Errno) {
 	if _, err := addFD(c.lfd, c.id, h, fd, fl&unix.O_CLOEXEC != 0, false); err != nil {
 		unix.Close(h)
 		return -1, unix.EBADF
+	}
+	if so.typ != unix.SOCK_STREAM {
+		s.holdHost(h) // its next sendto/sendmsg needs it (held.go)
 	}
 	s.Stats.FellThrough.Add(1)
 	s.log.Debug("fell through to a host socket", "pid", c.pid, "fd", fd, "ino", so.ino)

@@ -2,6 +2,7 @@ package supervisor
 
 import (
 	"bytes"
+	"errors"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -117,10 +118,14 @@ func (s *Supervisor) reapHeld() int {
 		}
 		so.mu.Unlock()
 	}
-	if len(held) == 0 && len(nls) == 0 {
+	s.mu.Lock()
+	hosts := len(s.hostHeld)
+	s.mu.Unlock()
+	if len(held) == 0 && len(nls) == 0 && hosts == 0 {
 		return 0
 	}
 	open := openSocketInodes()
+	s.reapHostHeld(open)
 	n := 0
 	for _, so := range held {
 		so.mu.Lock()
@@ -169,4 +174,76 @@ func openSocketInodes() map[uint64]bool {
 		}
 	}
 	return out
+}
+
+// Host sockets fall-through made: a datagram one is held, as its every
+// sendto is checked on the supervisor's copy; a stream one is not (its
+// closing must reach the remote), so a later connect on it fails (EBADF).
+
+var errNoCopy = errors.New("no copy of the socket (pidfd_getfd is not allowed here)")
+
+func (s *Supervisor) holdHost(h int) {
+	if fastFDs() {
+		return
+	}
+	var st unix.Stat_t
+	if unix.Fstat(h, &st) != nil {
+		return
+	}
+	d, err := unix.FcntlInt(uintptr(h), unix.F_DUPFD_CLOEXEC, 0)
+	if err != nil {
+		return
+	}
+	s.mu.Lock()
+	if old, ok := s.hostHeld[st.Ino]; ok {
+		unix.Close(old)
+	}
+	s.hostHeld[st.Ino] = d
+	s.mu.Unlock()
+}
+
+// heldHost returns a copy of the held host socket with inode ino.
+func (s *Supervisor) heldHost(ino uint64) (int, bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	h, ok := s.hostHeld[ino]
+	if !ok {
+		return -1, false
+	}
+	d, err := unix.FcntlInt(uintptr(h), unix.F_DUPFD_CLOEXEC, 0)
+	return d, err == nil
+}
+
+// reapHostHeld closes the held host sockets no process has open any more.
+func (s *Supervisor) reapHostHeld(open map[uint64]bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for ino, h := range s.hostHeld {
+		if !open[ino] {
+			unix.Close(h)
+			delete(s.hostHeld, ino)
+		}
+	}
+}
+
+// notInet reports whether socket inode ino is an AF_UNIX or netlink one (in
+// this network namespace).
+func notInet(ino uint64) bool {
+	if u, err := unixInodes(); err == nil && u[ino] {
+		return true
+	}
+	b, err := os.ReadFile("/proc/net/netlink")
+	if err != nil {
+		return false
+	}
+	for i, line := range bytes.Split(b, []byte("\n")) {
+		f := bytes.Fields(line)
+		if i == 0 || len(f) < 10 {
+			continue
+		}
+		if v, err := strconv.ParseUint(string(f[9]), 10, 64); err == nil && v == ino {
+			return true
+		}
+	}
+	return false
 }

@@ -34,6 +34,17 @@ func (s *Supervisor) hostCall(c *call) bool {
 		return false
 	}
 	fd, err := takeFD(c.pid, int(c.args[0]))
+	if err != nil && !fastFDs() {
+		var held bool
+		if fd, held = s.heldHost(ino); !held {
+			if notInet(ino) {
+				return false // AF_UNIX, netlink: nothing to check
+			}
+			err = errNoCopy
+		} else {
+			err = nil
+		}
+	}
 	if err != nil {
 		c.fail(unix.EBADF) // never CONTINUE what we could not check
 		return true

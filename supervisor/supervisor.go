@@ -26,6 +26,8 @@ type Supervisor struct {
 	mu    sync.Mutex
 	socks map[uint64]*socket // by the inode of the program's end
 	nls   map[uint64]*nlSock // emulated netlink sockets, likewise
+	// host sockets fall-through made, held without pidfd_getfd (held.go)
+	hostHeld map[uint64]int
 
 	hup     *hupWatcher
 	names   atomic.Uint64 // listener name sequence
@@ -49,7 +51,7 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}, nls: map[uint64]*nlSock{}}
+	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}, nls: map[uint64]*nlSock{}, hostHeld: map[uint64]int{}}
 	h, err := newHupWatcher()
 	if err != nil {
 		return nil, err

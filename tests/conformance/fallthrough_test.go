@@ -70,6 +70,13 @@ func TestFallThrough(t *testing.T) {
 			} else if z.err != nil {
 				t.Errorf("same output but %s", z)
 			}
+			// Again on the path of a container without CAP_SYS_PTRACE.
+			z = run(u.Wrap(append(append([]string{"env", "ZTNC_SLOW_PATH=1"}, ztnc...), args...)...), progTimeout)
+			if z.stdout != host.stdout {
+				t.Errorf("fallthrough under ztnc-run's slow path differs from the host kernel:\n%s\n%s", lineDiff(host.stdout, z.stdout), z)
+			} else if z.err != nil {
+				t.Errorf("slow path: same output but %s", z)
+			}
 			off := run(u.Wrap(append(testutil.UnderZtnc(t, bin), args...)...), progTimeout)
 			if !strings.Contains(off.stdout, "tcp blocking connect: ECONNREFUSED") {
 				t.Errorf("without --fallthrough the program reached the host (or failed otherwise):\n%s", off)
