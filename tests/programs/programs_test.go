@@ -63,7 +63,7 @@ var cases = []progCase{
 	{name: "node-http", needs: []string{"node", "curl"}, pkgs: "nodejs curl"},
 	{name: "dnsmasq-dig", needs: []string{"dnsmasq", "dig"}, pkgs: "dnsmasq-base bind9-dnsutils"},
 	{name: "ping", needs: []string{"ping"}, pkgs: "iputils-ping"},
-	{name: "ifaces", needs: []string{"ip", "python3", "node", "java", "gcc", "busybox"}, pkgs: "iproute2 python3 nodejs openjdk-17-jdk-headless gcc busybox-static"},
+	{name: "ifaces", needs: []string{"ip", "python3", "node", "java", "gcc", "busybox"}, pkgs: "iproute2 python3 nodejs openjdk-17-jdk-headless gcc busybox-static", goprog: true},
 	{name: "openssh", needs: []string{"sshd", "ssh", "sftp", "scp"}, pkgs: "openssh-server openssh-client", asRoot: true},
 }
 
@@ -214,14 +214,14 @@ func buildGoProgs(t *testing.T) string {
 			gobin = filepath.Join(runtime.GOROOT(), "bin", "go")
 		}
 		cmd := exec.Command(gobin, "build", "-trimpath", "-o", goProgsDir+string(os.PathSeparator),
-			"./tests/programs/goprogs/httpserver", "./tests/programs/goprogs/httpclient")
+			"./tests/programs/goprogs/httpserver", "./tests/programs/goprogs/httpclient", "./tests/programs/goprogs/ifaces")
 		cmd.Dir = testutil.RepoRoot()
 		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
 		if out, err := cmd.CombinedOutput(); err != nil {
 			goProgsErr = fmt.Errorf("go build: %v\n%s", err, out)
 			return
 		}
-		for _, p := range []string{"httpserver", "httpclient"} {
+		for _, p := range []string{"httpserver", "httpclient", "ifaces"} {
 			if err := testutil.CheckStatic(filepath.Join(goProgsDir, p)); err != nil {
 				goProgsErr = err
 				return

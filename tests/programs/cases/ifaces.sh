@@ -1,7 +1,8 @@
 # Interface enumeration: every way programs list interfaces shows the
 # virtual ones (lo; "local" with ADDR/24 and ADDR6/64), never the host's:
 # iproute2 and busybox over netlink, glibc's getifaddrs/if_nameindex and the
-# SIOCGIF* ioctls (a C program), python3, Node's os.networkInterfaces(),
+# SIOCGIF* ioctls (a C program), Go's net.Interfaces() (a static Go
+# program), python3, Node's os.networkInterfaces(),
 # Java's NetworkInterface (SIOCGIFCONF plus /proc/net/if_inet6), ifconfig
 # (/proc/net/dev). Changes are refused as for any unprivileged user.
 . "$(dirname "$0")/lib.sh"
@@ -74,6 +75,13 @@ check_eq "lo 1 65536 true 0:0:0:0:0:0:0:1/128
 lo 1 65536 true 127.0.0.1/8 
 local 2 2800 true $ADDR/24 $mac
 local 2 2800 true fd00:9:0:0:0:0:0:1/64 $mac" "$got" "Java NetworkInterface"
+
+# Go (static, netlink without libc)
+got=$("$GOPROGS/ifaces") || fail "Go ifaces"
+check_eq "lo 1 65536  127.0.0.1/8
+lo 1 65536  ::1/128
+local 2 2800 $mac $ADDR/24
+local 2 2800 $mac $ADDR6/64" "$got" "Go net.Interfaces()"
 
 # C: getifaddrs, SIOCGIFCONF and the other SIOCGIF* ioctls, if_nameindex
 cat >"$WORK/ifaces.c" <<'C'
