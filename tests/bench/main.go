@@ -120,11 +120,20 @@ func run(argv []string) result {
 	return r
 }
 
+// merge keeps each key's median over the results that have it.
 func merge(dst result, rs []result) {
-	for k := range rs[0] {
+	keys := map[string]bool{}
+	for _, r := range rs {
+		for k := range r {
+			keys[k] = true
+		}
+	}
+	for k := range keys {
 		var vs []float64
 		for _, r := range rs {
-			vs = append(vs, r[k])
+			if v, ok := r[k]; ok {
+				vs = append(vs, v)
+			}
 		}
 		sort.Float64s(vs)
 		dst[k] = vs[len(vs)/2]

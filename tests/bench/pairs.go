@@ -134,7 +134,8 @@ func pairsBench(ztncRun, dir string, rounds int) {
 			out, err := p.client(script)
 			res := parsePair(out)
 			if err != nil || len(res) < 4 {
-				fail("%s pair, round %d: %v\n%s", p.name, r+1, err, out)
+				// A round with a measure missing counts for the others.
+				fmt.Fprintf(os.Stderr, "bench: %s pair, round %d: %d of 4 measures (%v)\n%s\n", p.name, r+1, len(res), err, out)
 			}
 			all[i] = append(all[i], res)
 		}
@@ -237,10 +238,13 @@ http {
 // clientScript waits for the servers, then measures; sections are marked
 // with lines "==name".
 func clientScript(host string, ipPort, httpPort, secs int) string {
-	return fmt.Sprintf(`for i in $(seq 100); do iperf3 -c %[1]s -p %[2]d -t 1 -J >/dev/null 2>&1 && break; sleep 0.2; done
-echo ==s1; iperf3 -c %[1]s -p %[2]d -t %[4]d -J
-echo ==s4; iperf3 -c %[1]s -p %[2]d -t %[4]d -P 4 -J
-echo ==wrk; wrk -t1 -c16 -d%[4]ds -H 'Connection: close' http://%[1]s:%[3]d/
+	// iperf3's server takes one test at a time and, on a busy machine,
+	// sometimes refuses the next one: a failed measure is tried again.
+	return fmt.Sprintf(`m() { for t in 1 2 3; do out=$("$@") && { echo "$out"; return; }; sleep 1; done; echo "$out"; }
+for i in $(seq 100); do iperf3 -c %[1]s -p %[2]d -t 1 -J >/dev/null 2>&1 && break; sleep 0.2; done
+echo ==s1; m iperf3 -c %[1]s -p %[2]d -t %[4]d -J
+echo ==s4; m iperf3 -c %[1]s -p %[2]d -t %[4]d -P 4 -J
+echo ==wrk; m wrk -t1 -c16 -d%[4]ds -H 'Connection: close' http://%[1]s:%[3]d/
 echo ==ping; ping -n -q -c 10 -i 0.2 %[1]s
 `, host, ipPort, httpPort, secs)
 }
