@@ -3,6 +3,9 @@
  * answer; afterwards one good TCP echo must still work. */
 #include "common.h"
 #include <limits.h>
+#include <linux/netlink.h>
+#include <net/if.h>
+#include <sys/ioctl.h>
 
 #define BAD ((void *)1)
 #define KPTR ((void *)-4096L)
@@ -389,6 +392,35 @@ int main(void)
 	OUT("fd_reuse: dup_source_matches=%d", sa_eq(&va, &xa));
 	close(d);
 	close(q[1]);
+
+	/* interface enumeration: the SIOCGIF* ioctls, a NETLINK_ROUTE socket and
+	 * read-only opens are answered by ztnc-run from the virtual stack */
+	struct ifconf ifc = { .ifc_len = 4 * sizeof(struct ifreq), .ifc_buf = BAD };
+	TRY("ioctl_ifconf_bad", EFAULT, ioctl(u, SIOCGIFCONF, BAD));
+	TRY("ioctl_ifconf_buf_bad", EFAULT, ioctl(u, SIOCGIFCONF, &ifc));
+	TRY("ioctl_ifflags_bad", EFAULT, ioctl(u, SIOCGIFFLAGS, BAD));
+	TRY("ioctl_ifflags_edge", EFAULT, ioctl(u, SIOCGIFFLAGS, edge));
+	struct ifreq ifr = { 0 };
+	strcpy(ifr.ifr_name, "nosuchif0");
+	TRY("ioctl_ifindex_unknown", ENODEV, ioctl(u, SIOCGIFINDEX, &ifr));
+	TRY("ioctl_ifconf_pipe", ENOTTY, ioctl(p[0], SIOCGIFCONF, &ifc));
+	TRY("ioctl_ifconf_nofd", EBADF, ioctl(NOFD, SIOCGIFCONF, &ifc));
+	TRY("open_bad_path", EFAULT, open(BAD, O_RDONLY));
+	memset(edge, 'a', 8);
+	TRY("open_edge_path", EFAULT, open(edge, O_RDONLY));
+	int nl = CK(socket(AF_NETLINK, SOCK_RAW, NETLINK_ROUTE));
+	struct sockaddr_nl nla = { .nl_family = AF_NETLINK };
+	TRY("netlink_bind_bad", EFAULT, bind(nl, BAD, sizeof nla));
+	TRY("netlink_bind_short", EINVAL, bind(nl, (struct sockaddr *)&nla, 4));
+	TRY("netlink_bind_inet", EINVAL, bind(nl, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+	TRY("netlink_sendto_bad", EFAULT, sendto(nl, BAD, 20, 0, (struct sockaddr *)&nla, sizeof nla));
+	len = sizeof nla;
+	TRY("netlink_getsockname_bad", EFAULT, getsockname(nl, BAD, &len));
+	TRY("netlink_recvmsg_bad", EFAULT, recvmsg(nl, BAD, MSG_DONTWAIT));
+	struct iovec niov = { sbuf, sizeof sbuf };
+	struct msghdr nmsg = { .msg_name = &nla, .msg_namelen = sizeof nla, .msg_iov = &niov, .msg_iovlen = 1 };
+	TRY("netlink_recvmsg_empty", EAGAIN, recvmsg(nl, &nmsg, MSG_DONTWAIT));
+	close(nl);
 
 	/* the supervisor is still serving: one good TCP echo */
 	close(cc);
