@@ -124,7 +124,7 @@ func TestCompat(t *testing.T) {
 	}
 	for _, c := range selected { // stale verdicts of the cases about to run
 		old, _ := filepath.Glob(filepath.Join(resDir, "*."+c.name+".*"))
-		for _, f := range old {
+		for _, f := range append(old, filepath.Join(resDir, "OK."+c.name), filepath.Join(resDir, "FAIL."+c.name)) {
 			os.Remove(f)
 		}
 	}
@@ -167,6 +167,7 @@ func TestCompat(t *testing.T) {
 					}
 				})
 			}
+			writeCaseVerdict(t, resDir, c, users, results)
 		})
 	}
 	summary := summarize(selected, users, results, time.Since(start))
@@ -174,6 +175,27 @@ func TestCompat(t *testing.T) {
 		t.Error(err)
 	}
 	t.Logf("compatibility matrix (also in %s):\n%s", filepath.Join(resDir, "SUMMARY.md"), summary)
+}
+
+// writeCaseVerdict leaves OK.<case> (every cell passed) or FAIL.<case>, the
+// old harness's convention, listing the cells and their files.
+func writeCaseVerdict(t *testing.T, resDir string, c compatCase, users []testutil.User, results map[cell]result) {
+	var b strings.Builder
+	verdict := "OK"
+	fmt.Fprintf(&b, "case: %s (%s)\n", c.name, c.row)
+	for _, u := range users {
+		for _, fam := range []string{"4", "6"} {
+			r, ok := results[cell{c.name, u.Name, fam}]
+			v := "OK"
+			if !ok || !r.ok {
+				v, verdict = "FAIL", "FAIL"
+			}
+			fmt.Fprintf(&b, "%s IPv%s: %s %s (details: %s.%s.%s.ipv%s)\n", u.Name, fam, v, r.note, v, c.name, u.Name, fam)
+		}
+	}
+	if err := os.WriteFile(filepath.Join(resDir, verdict+"."+c.name), []byte(b.String()), 0o644); err != nil {
+		t.Error(err)
+	}
 }
 
 // checkNeeds fails a case whose programs are missing, naming the packages.
