@@ -2,8 +2,6 @@ package supervisor
 
 import (
 	"errors"
-	"fmt"
-	"os"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -124,7 +122,7 @@ func (s *Supervisor) sysListen(c *call) {
 		c.fail(errnoOf(terr))
 		return
 	}
-	l, name, err := s.unixListener(backlog)
+	l, ref, err := privateListener(backlog)
 	if err != nil {
 		s.log.Warn("listen: making the program's listening socket", "err", err)
 		c.fail(unix.ENOBUFS)
@@ -138,6 +136,7 @@ func (s *Supervisor) sysListen(c *call) {
 		var st unix.Stat_t
 		unix.Fstat(l, &st)
 		if _, err := addFD(c.lfd, c.id, l, fd, fl&unix.O_CLOEXEC != 0, false); err != nil {
+			ref.close()
 			c.fail(unix.EBADF)
 			return
 		}
@@ -148,11 +147,12 @@ func (s *Supervisor) sysListen(c *call) {
 		so.s.socks[st.Ino] = so
 		so.s.mu.Unlock()
 	} else {
+		ref.close()
 		c.fail(unix.EBADF)
 		return
 	}
 	so.state = stListening
-	so.lname = name
+	so.lref = ref
 	so.pending = map[string]*pendingConn{}
 	if so.peer != nil {
 		// The program's half of the original pair is gone: ours is useless.
@@ -162,23 +162,6 @@ func (s *Supervisor) sysListen(c *call) {
 	}
 	go so.acceptLoop()
 	c.ret(0)
-}
-
-func (s *Supervisor) unixListener(backlog int) (int, string, error) {
-	l, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
-	if err != nil {
-		return -1, "", err
-	}
-	name := fmt.Sprintf("@ztnc/%d/%d", os.Getpid(), s.names.Add(1))
-	if err := unix.Bind(l, &unix.SockaddrUnix{Name: name}); err != nil {
-		unix.Close(l)
-		return -1, "", err
-	}
-	if err := unix.Listen(l, max(backlog, 1)); err != nil {
-		unix.Close(l)
-		return -1, "", err
-	}
-	return l, name, nil
 }
 
 // acceptLoop moves each connection netstack accepts into the program's
@@ -254,13 +237,18 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		return false
 	}
 	so.pending[key] = p
-	lname := so.lname
+	// A copy of the way in: close may drop so.lref, and its number be
+	// reused, while connect blocks.
+	ref, err := unix.FcntlInt(uintptr(so.lref.fd), unix.F_DUPFD_CLOEXEC, 0)
 	so.mu.Unlock()
-	for {
-		err = unix.Connect(fd, &unix.SockaddrUnix{Name: lname})
-		if err != unix.EINTR {
-			break
+	if err == nil {
+		for {
+			err = unix.Connect(fd, &unix.SockaddrUnix{Name: listenPath(ref)})
+			if err != unix.EINTR {
+				break
+			}
 		}
+		unix.Close(ref)
 	}
 	if err != nil {
 		so.mu.Lock()

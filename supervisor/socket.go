@@ -54,7 +54,7 @@ type socket struct {
 	opts       map[optKey][]byte // options kept for getsockopt
 
 	// listeners
-	lname    string     // abstract AF_UNIX name of the program's listening socket
+	lref     *listenRef // the supervisor's way into the program's listening socket (listenpriv.go)
 	acceptMu sync.Mutex // one mover of connections to the program at a time
 	pending  map[string]*pendingConn
 
@@ -238,7 +238,10 @@ func (so *socket) close() {
 	so.peer = nil
 	pending := so.pending
 	so.pending = nil
+	lref := so.lref
+	so.lref = nil
 	so.mu.Unlock()
+	lref.close()
 	s := so.s
 	s.mu.Lock()
 	if s.socks[so.ino] == so {

@@ -30,10 +30,9 @@ type Supervisor struct {
 	hostHeld map[uint64]int
 
 	hup     *hupWatcher
-	names   atomic.Uint64 // listener name sequence
-	fall    *FallThrough  // nil: nothing reaches the host's network
-	free53  func()        // frees port 53 for a program's DNS server (SetPort53Owner)
-	addrs53 []netip.Addr  // where it holds port 53
+	fall    *FallThrough // nil: nothing reaches the host's network
+	free53  func()       // frees port 53 for a program's DNS server (SetPort53Owner)
+	addrs53 []netip.Addr // where it holds port 53
 
 	Stats Stats
 }
