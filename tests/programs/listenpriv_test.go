@@ -104,7 +104,8 @@ func listenersPrivate(t *testing.T, u testutil.User, attackers []testutil.User, 
 	cmd := exec.Command(argv[0], argv[1:]...)
 	cmd.Dir = work
 	cmd.Env = []string{"PATH=" + scriptPATH, "HOME=" + work, "TMPDIR=" + work, "LANG=C.UTF-8",
-		"ADDR=10.9.0.1", fmt.Sprint("PORT=", port), "WORK=" + work}
+		"ADDR=10.9.0.1", fmt.Sprint("PORT=", port), "WORK=" + work,
+		"ZTNC_SLOW_PATH=" + os.Getenv("ZTNC_SLOW_PATH")}
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
 	cmd.WaitDelay = 5 * time.Second
 	pr, pw, err := os.Pipe()

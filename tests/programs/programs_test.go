@@ -164,6 +164,7 @@ func runCase(t *testing.T, c progCase, u testutil.User, goprogs string) {
 		fmt.Sprint("PORT3=", ports[2]),
 		"WORK=" + work,
 		"GOPROGS=" + goprogs,
+		"ZTNC_SLOW_PATH=" + os.Getenv("ZTNC_SLOW_PATH"), // make test's second run: ztnc-run must see it
 	}
 	t.Logf("running as %s: %s", u.Name, strings.Join(argv, " "))
 	t.Logf("env: %s", strings.Join(env, " "))
