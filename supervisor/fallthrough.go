@@ -157,6 +157,7 @@ func (s *Supervisor) toHost(c *call, so *socket) (int, unix.Errno) {
 		unix.Close(h)
 		return -1, unix.EINTR
 	}
+	s.markHostSockets() // before the program can dup it anywhere
 	if _, err := addFD(c.lfd, c.id, h, fd, fl&unix.O_CLOEXEC != 0, false); err != nil {
 		unix.Close(h)
 		return -1, unix.EBADF

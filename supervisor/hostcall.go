@@ -56,6 +56,7 @@ func (s *Supervisor) hostCall(c *call) bool {
 	}
 	typ, _ := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_TYPE)
 	h := hostSock{fd: fd, fam: fam, typ: typ}
+	s.markHostSockets() // one the program had from elsewhere
 	switch c.nr {
 	case unix.SYS_CONNECT:
 		s.hostConnect(c, h)

@@ -34,6 +34,8 @@ type Supervisor struct {
 	free53  func()       // frees port 53 for a program's DNS server (SetPort53Owner)
 	addrs53 []netip.Addr // where it holds port 53
 
+	hostSockets atomic.Bool // a program may hold a host socket (checked.go)
+
 	Stats Stats
 }
 
@@ -43,6 +45,7 @@ type Stats struct {
 	Continued   atomic.Uint64 // handed back to the kernel
 	Faults      atomic.Uint64 // calls answered EFAULT
 	FellThrough atomic.Uint64 // virtual sockets replaced by host sockets
+	Checked     atomic.Uint64 // calls done by the supervisor instead of continued (checked.go)
 }
 
 // New returns a supervisor whose programs' sockets live on st.
@@ -182,6 +185,14 @@ func (c *call) fail(e unix.Errno) bool {
 // cont lets the kernel run the call itself: only for calls that cannot reach
 // the network (AF_UNIX and netlink sockets, non-socket fds).
 func (c *call) cont() {
+	if guardedNr(c.nr) && c.s.hostSockets.Load() {
+		c.s.checkedCall(c) // the fd number could be another file by now
+		return
+	}
+	if c.nr == unix.SYS_SETSOCKOPT && c.s.hostSockets.Load() && routingOpt(int32(c.args[1]), int32(c.args[2])) {
+		c.fail(unix.ENOPROTOOPT) // the fd may be, or become, a host socket
+		return
+	}
 	c.s.Stats.Continued.Add(1)
 	c.respond(0, 0, unix.SECCOMP_USER_NOTIF_FLAG_CONTINUE)
 }

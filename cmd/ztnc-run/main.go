@@ -275,7 +275,7 @@ func run(args []string) int {
 		}()
 		return true
 	}, argv, env, *grace)
-	slog.Debug("supervisor", "calls", sup.Stats.Calls.Load(), "continued", sup.Stats.Continued.Load(), "efault", sup.Stats.Faults.Load())
+	slog.Debug("supervisor", "calls", sup.Stats.Calls.Load(), "continued", sup.Stats.Continued.Load(), "efault", sup.Stats.Faults.Load(), "checked", sup.Stats.Checked.Load())
 	return code
 }
 

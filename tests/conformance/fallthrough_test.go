@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 
@@ -104,6 +106,42 @@ func TestFallThroughEscape(t *testing.T) {
 			}
 			if l := h.leaks(t); len(l) > 0 {
 				t.Errorf("traffic reached the host's 127.0.0.2, outside --fallthrough 127.0.0.1/32:\n  %s", strings.Join(l, "\n  "))
+			}
+		})
+	}
+}
+
+// TestFallThroughChecked runs c/fallthrough_checked.c on the host kernel and
+// under --fallthrough 127.0.0.0/8: once the program holds a host socket, the
+// supervisor does connect, listen and the sends on AF_UNIX and TCP sockets
+// itself instead of continuing them (the fd-number race); the outputs must
+// be the same, and the supervisor must have done some (its -v statistics).
+func TestFallThroughChecked(t *testing.T) {
+	dir := testutil.SharedTempDir(t)
+	bin := build(t, dir, "fallthrough_checked")["fallthrough_checked"]
+	tp, up := echoServers(t)
+	for _, u := range testutil.Users() {
+		t.Run(u.Name, func(t *testing.T) {
+			tmp := testutil.SharedTempDir(t)
+			host := run(u.Wrap(bin, fmt.Sprint(up), fmt.Sprint(tp), tmp), progTimeout)
+			if host.err != nil || host.stdout == "" {
+				t.Fatalf("fallthrough_checked on the host kernel failed: the reference itself is broken\n%s", host)
+			}
+			tmp2 := testutil.SharedTempDir(t)
+			argv := []string{testutil.ZtncRun(t), "-v", "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--",
+				bin, fmt.Sprint(up), fmt.Sprint(tp), tmp2}
+			z := run(u.Wrap(argv...), progTimeout)
+			if z.stdout != host.stdout {
+				t.Errorf("fallthrough_checked under ztnc-run differs from the host kernel:\n%s\n%s", lineDiff(host.stdout, z.stdout), z)
+			} else if z.err != nil {
+				t.Errorf("same output but %s", z)
+			}
+			m := regexp.MustCompile(`checked=(\d+)`).FindStringSubmatch(z.stderr)
+			if m == nil {
+				t.Fatalf("no supervisor statistics in ztnc-run -v's output:\n%s", z)
+			}
+			if n, _ := strconv.Atoi(m[1]); n == 0 {
+				t.Errorf("the supervisor did no call itself: the checked mode was never entered\n%s", z)
 			}
 		})
 	}

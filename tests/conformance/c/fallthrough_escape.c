@@ -4,13 +4,85 @@
  * AF_UNSPEC trick, source routing, Fast Open, listen, and a second thread
  * swapping the sockaddr while the supervisor checks it).
  * argv: <TCP echo port on 127.0.0.1> <UDP echo port on 127.0.0.1>
- *       <TCP port on 127.0.0.2> <UDP port on 127.0.0.2>
+ *       <TCP port on 127.0.0.2> <UDP port on 127.0.0.2> [race iterations]
  * The Go test's servers on 127.0.0.2 must see nothing. */
 #include "common.h"
 
 static int tport, uport, leak_t, leak_u;
 static struct sockaddr_in swap_addr;
 static atomic_int stop;
+
+/* The fd-number race: a thread points fd number dst at the host socket src
+ * and back at the program's own socket orig, in a tight loop, while the main
+ * thread makes calls on dst that the supervisor may judge need no check. */
+struct swap_fd { int src, orig, dst; };
+static atomic_int stop_fd;
+
+static void *fd_swapper(void *arg)
+{
+	struct swap_fd *w = arg;
+	while (!atomic_load(&stop_fd)) {
+		dup2(w->src, w->dst);
+		dup2(w->orig, w->dst);
+	}
+	return NULL;
+}
+
+/* race_fd runs call(dst) n times with src swapped in and out of dst and
+ * returns how many succeeded: each success is an escape (the calls fail on
+ * orig, and on src the supervisor must refuse them). */
+static int race_fd(int src, int dst, int n, long (*call)(int))
+{
+	struct swap_fd w = {src, CK(dup(dst)), dst};
+	pthread_t th;
+	atomic_store(&stop_fd, 0);
+	pthread_create(&th, NULL, fd_swapper, &w);
+	int ok = 0;
+	for (int i = 0; i < n; i++)
+		if (call(dst) >= 0)
+			ok++;
+	atomic_store(&stop_fd, 1);
+	pthread_join(th, NULL);
+	CK(dup2(w.orig, dst));
+	close(w.orig);
+	return ok;
+}
+
+static struct sockaddr_storage race_u, race_t;
+
+static long race_sendmsg(int fd)
+{
+	struct iovec v = {"R", 1};
+	struct msghdr m = {.msg_name = &race_u, .msg_namelen = sizeof(struct sockaddr_in), .msg_iov = &v, .msg_iovlen = 1};
+	return sendmsg(fd, &m, MSG_DONTWAIT);
+}
+
+static long race_sendto(int fd)
+{
+	return sendto(fd, "S", 1, MSG_DONTWAIT, (struct sockaddr *)&race_u, sizeof(struct sockaddr_in));
+}
+
+static long race_sendmmsg(int fd)
+{
+	struct iovec v = {"M", 1};
+	struct mmsghdr m = {.msg_hdr = {.msg_name = &race_u, .msg_namelen = sizeof(struct sockaddr_in), .msg_iov = &v, .msg_iovlen = 1}};
+	return sendmmsg(fd, &m, 1, MSG_DONTWAIT);
+}
+
+static long race_connect_u(int fd)
+{
+	return connect(fd, (struct sockaddr *)&race_u, sizeof(struct sockaddr_in));
+}
+
+static long race_connect_t(int fd)
+{
+	return connect(fd, (struct sockaddr *)&race_t, sizeof(struct sockaddr_in));
+}
+
+static long race_listen(int fd)
+{
+	return listen(fd, 1);
+}
 
 static void *swapper(void *arg)
 {
@@ -26,10 +98,10 @@ static void *swapper(void *arg)
 
 int main(int argc, char **argv)
 {
-	if (argc != 5)
-		DIE("usage: fallthrough_escape TPORT UPORT LEAKT LEAKU");
+	if (argc != 5 && argc != 6)
+		DIE("usage: fallthrough_escape TPORT UPORT LEAKT LEAKU [RACE-ITERATIONS]");
 	tport = atoi(argv[1]), uport = atoi(argv[2]), leak_t = atoi(argv[3]), leak_u = atoi(argv[4]);
-	watchdog(25);
+	watchdog(60);
 	struct sockaddr_storage ok_u, bad_u, ok_t, bad_t, closed_t;
 	socklen_t l = mkaddr(AF_INET, "127.0.0.1", uport, &ok_u);
 	mkaddr(AF_INET, "127.0.0.2", leak_u, &bad_u);
@@ -59,6 +131,7 @@ int main(int argc, char **argv)
 	struct msghdr ms = {.msg_name = &ok_u, .msg_namelen = l, .msg_iov = &iov, .msg_iovlen = 1,
 			    .msg_control = cb.buf, .msg_controllen = sizeof cb.buf};
 	TRY("udp sendmsg source-routed", EINVAL, sendmsg(u, &ms, 0));
+	TRY("udp setsockopt source route", ENOPROTOOPT, setsockopt(u, IPPROTO_IP, IP_OPTIONS, o, 8));
 	TRY("udp connect other", ENETUNREACH, connect(u, (struct sockaddr *)&bad_u, l));
 	TRY("udp listen", EOPNOTSUPP, listen(u, 1));
 
@@ -99,8 +172,54 @@ int main(int argc, char **argv)
 	TRY("tcp connect other", ENETUNREACH, connect(t, (struct sockaddr *)&bad_t, l));
 	TRY("tcp fastopen other", EOPNOTSUPP, sendto(t, "x", 1, MSG_FASTOPEN, (struct sockaddr *)&bad_t, l));
 	TRY("tcp listen", EINVAL, listen(t, 1));
+	/* Fast Open by socket option: a later send with an address would connect */
+	setsockopt(t, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &(int){1}, sizeof(int));
+	sendto(t, "y", 1, MSG_DONTWAIT | MSG_NOSIGNAL, (struct sockaddr *)&bad_t, l);
+	TRY("tcp connect after fastopen send", ECONNREFUSED, connect(t, (struct sockaddr *)&closed_t, l));
+	setsockopt(t, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &(int){0}, sizeof(int));
 	TRY("tcp connect allowed", 0, connect(t, (struct sockaddr *)&ok_t, l));
 	close(t);
+
+	/* The fd-number race. hu: a host UDP socket; ht: a host TCP socket whose
+	 * connect failed (so it can connect again). Swapped onto a virtual TCP
+	 * socket, an AF_UNIX datagram socket and an AF_UNIX stream socket, they
+	 * must never send or connect to 127.0.0.2, nor listen. */
+	int n = argc > 5 ? atoi(argv[5]) : 4000;
+	race_u = bad_u, race_t = bad_t;
+	int hu = CK(socket(AF_INET, SOCK_DGRAM, 0));
+	TRY("race: udp becomes a host socket", 0, sendto(hu, "h", 1, 0, (struct sockaddr *)&ok_u, l));
+	int ht = CK(socket(AF_INET, SOCK_STREAM, 0));
+	TRY("race: tcp becomes a host socket", ECONNREFUSED, connect(ht, (struct sockaddr *)&closed_t, l));
+	int ht2 = CK(socket(AF_INET, SOCK_STREAM, 0));
+	TRY("race: another tcp becomes a host socket", ECONNREFUSED, connect(ht2, (struct sockaddr *)&closed_t, l));
+	struct sockaddr_storage vl;
+	int vls = tcp_listener(AF_INET, "10.9.0.1", 4, &vl);
+	int vt = tcp_connect(&vl);
+	int ud[2], us[2];
+	CK(socketpair(AF_UNIX, SOCK_DGRAM, 0, ud));
+	CK(socketpair(AF_UNIX, SOCK_STREAM, 0, us));
+	int ux = CK(socket(AF_UNIX, SOCK_STREAM, 0));
+	struct { const char *what; int src, dst; long (*call)(int); } races[] = {
+		{"udp sendmsg over virtual tcp", hu, vt, race_sendmsg},
+		{"udp sendmsg over unix dgram", hu, ud[0], race_sendmsg},
+		{"udp sendto over unix stream", hu, us[0], race_sendto},
+		{"udp sendmmsg over unix dgram", hu, ud[0], race_sendmmsg},
+		{"udp connect over unix dgram", hu, ud[0], race_connect_u},
+		{"tcp listen over unix stream", ht, ux, race_listen},
+		{"tcp connect over unix stream", ht2, ux, race_connect_t},
+	};
+	int escaped = 0;
+	for (size_t i = 0; i < sizeof races / sizeof races[0]; i++) {
+		int k = race_fd(races[i].src, races[i].dst, n, races[i].call);
+		fprintf(stderr, "race %s: %d of %d escaped\n", races[i].what, k, n);
+		escaped += k;
+	}
+	/* a UDP socket connected by the race sends there without a trapped call */
+	send(hu, "C", 1, MSG_DONTWAIT);
+	OUT("race: dup2 escapes=%s", escaped ? "some" : "none");
+	EXPECT(escaped == 0);
+	close(hu), close(ht), close(ht2), close(vt), close(vls), close(ux);
+	close(ud[0]), close(ud[1]), close(us[0]), close(us[1]);
 
 	/* The virtual network stays virtual: a listener on 10.9.0.1 (no such
 	 * address on the host) is reached. */
