@@ -3,6 +3,8 @@ package supervisor
 import (
 	"encoding/binary"
 	"fmt"
+	"os"
+	"strconv"
 	"strings"
 	"time"
 
@@ -144,11 +146,57 @@ func unixName(pid int, b []byte) ([]byte, int, unix.Errno) {
 	if err != nil {
 		return nil, -1, sysErrno(err)
 	}
+	if !mayWrite(pid, pfd) {
+		unix.Close(pfd)
+		return nil, -1, unix.EACCES
+	}
 	name := fmt.Sprintf("/proc/self/fd/%d", pfd)
 	sa := make([]byte, 2+len(name)+1)
 	binary.LittleEndian.PutUint16(sa, unix.AF_UNIX)
 	copy(sa[2:], name)
 	return sa, pfd, 0
+}
+
+// mayWrite reports whether thread pid may write the file fd names, as the
+// kernel checks a socket path before connecting or sending to it: the
+// supervisor may be root while the program dropped its privileges. Mode
+// bits only (no ACLs, no search permission on the directories).
+func mayWrite(pid int, fd int) bool {
+	var st unix.Stat_t
+	if unix.Fstat(fd, &st) != nil {
+		return false
+	}
+	if hasCap(pid, unix.CAP_DAC_OVERRIDE) {
+		return true
+	}
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return false
+	}
+	var fsuid, fsgid = -1, -1
+	groups := map[int]bool{}
+	for _, line := range strings.Split(string(b), "\n") {
+		k, v, _ := strings.Cut(line, ":")
+		f := strings.Fields(v)
+		switch {
+		case k == "Uid" && len(f) == 4:
+			fsuid, _ = strconv.Atoi(f[3])
+		case k == "Gid" && len(f) == 4:
+			fsgid, _ = strconv.Atoi(f[3])
+		case k == "Groups":
+			for _, g := range f {
+				n, _ := strconv.Atoi(g)
+				groups[n] = true
+			}
+		}
+	}
+	switch {
+	case fsuid == int(st.Uid):
+		return st.Mode&0o200 != 0
+	case fsgid == int(st.Gid) || groups[int(st.Gid)]:
+		return st.Mode&0o020 != 0
+	}
+	return st.Mode&0o002 != 0
 }
 
 // nativeConnect: connect on a socket that is not a host one (AF_UNIX, the

@@ -6,7 +6,9 @@
  * be the same.
  * argv: <UDP echo port on 127.0.0.1> <TCP echo port on 127.0.0.1> <a temporary directory> */
 #include "common.h"
+#include <grp.h>
 #include <stddef.h>
+#include <sys/stat.h>
 #include <sys/un.h>
 
 static socklen_t unaddr(const char *path, int abstract, struct sockaddr_un *a)
@@ -135,6 +137,27 @@ int main(int argc, char **argv)
 	int x = CK(socket(AF_UNIX, SOCK_STREAM, 0));
 	TRY("unix connect to no socket", ENOENT, connect(x, (struct sockaddr *)&a, al));
 	TRY("unix listen unbound", EINVAL, listen(x, 1));
+	/* a socket file nobody may write: refused unless the program may anyway */
+	struct sockaddr_un ro;
+	socklen_t rol = unaddr("ro.sock", 0, &ro);
+	int rs = CK(socket(AF_UNIX, SOCK_STREAM, 0));
+	CK(bind(rs, (struct sockaddr *)&ro, rol));
+	CK(listen(rs, 1));
+	CK(chmod("ro.sock", 0444));
+	int may = geteuid() == 0;
+	TRY("unix connect read-only socket", may ? 0 : EACCES, connect(x, (struct sockaddr *)&ro, rol));
+	/* and a root program that dropped its privileges may not either */
+	pid_t kid = fork();
+	if (kid == 0) {
+		if (geteuid() == 0 && (setgroups(0, NULL) || setgid(65534) || setuid(65534)))
+			_exit(9);
+		int y = socket(AF_UNIX, SOCK_STREAM, 0);
+		_exit(connect(y, (struct sockaddr *)&ro, rol) == 0 ? 0 : errno == EACCES ? 1 : 2);
+	}
+	int st;
+	waitpid(kid, &st, 0);
+	OUT("unprivileged connect read-only socket: %s", WIFEXITED(st) && WEXITSTATUS(st) == 1 ? "EACCES" : "not refused");
+	close(rs);
 	close(x);
 	TRY("connect on a pipe", ENOTSOCK, connect(0, (struct sockaddr *)&a, al));
 	TRY("sendmsg on a closed fd", EBADF, sendto(999, "x", 1, 0, (struct sockaddr *)&a, al));
