@@ -267,8 +267,8 @@ func (s *Supervisor) nativeSend(c *call, h hostSock) {
 	block := flags&unix.MSG_DONTWAIT == 0 && !isNonblock(h.fd)
 	done, off := 0, uint64(0) // messages sent; bytes of the current one (streams)
 	finish := func(val int64, e unix.Errno) bool {
-		if e == unix.EPIPE && flags&unix.MSG_NOSIGNAL == 0 {
-			c.sigpipe()
+		if e == unix.EPIPE && stream && flags&unix.MSG_NOSIGNAL == 0 {
+			c.sigpipe() // as a stream socket's send does
 		}
 		c.respond(val, e, 0)
 		return true
