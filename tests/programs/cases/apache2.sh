@@ -82,6 +82,10 @@ wait_up $srv 200 probe -o /dev/null "http://$ADDR:$PORT/data.bin"
 
 # prefork: the parent plus StartServers children (more may come later when
 # apache thinks it needs spares, never fewer while idle).
+# The parent forks its StartServers children one after another; the first
+# may answer before the last exists.
+threekids() { [ "$(pgrep -P $srv | wc -l)" -ge 3 ]; }
+try_until 100 threekids
 kids=$(pgrep -P $srv | wc -l)
 [ "$kids" -ge 3 ] || fail "want >= 3 prefork children under pid $srv, have $kids"
 log "apache2 parent $srv with $kids children"
