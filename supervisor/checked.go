@@ -42,7 +42,8 @@ func routingOpt(level, name int32) bool {
 	case unix.IPPROTO_IP:
 		return name == unix.IP_OPTIONS
 	case unix.IPPROTO_IPV6:
-		return name == unix.IPV6_RTHDR || name == unix.IPV6_2292RTHDR
+		// IPV6_2292PKTOPTIONS sets sticky ancillary data, a routing header among them
+		return name == unix.IPV6_RTHDR || name == unix.IPV6_2292RTHDR || name == unix.IPV6_2292PKTOPTIONS
 	}
 	return false
 }

@@ -132,6 +132,41 @@ func buildFilter() (*seccomp.ScmpFilter, error) {
 	return f, nil
 }
 
+// buildSealFilter makes the filter the init stage adds once it has handed
+// its listener over: the one sendmsg the first filter lets through (fd 3,
+// MSG_NOSIGNAL|MSG_CONFIRM) now fails with EPERM. Else a program could put
+// a host socket (fall-through) on fd 3 and send anywhere, untrapped.
+// Filters stack and the stricter answer wins: ERRNO over USER_NOTIF.
+func buildSealFilter() (*seccomp.ScmpFilter, error) {
+	f, err := seccomp.NewFilter(seccomp.ActAllow)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp filter: %w", err)
+	}
+	if err := f.SetBadArchAction(seccomp.ActAllow); err != nil { // the first filter answers those
+		return nil, fmt.Errorf("seccomp bad-arch action: %w", err)
+	}
+	if err := f.SetNoNewPrivsBit(true); err != nil {
+		return nil, fmt.Errorf("seccomp no_new_privs: %w", err)
+	}
+	nr, err := seccomp.GetSyscallFromName("sendmsg")
+	if err != nil {
+		return nil, fmt.Errorf("seccomp: syscall sendmsg: %w", err)
+	}
+	isFd, err := seccomp.MakeCondition(0, seccomp.CompareEqual, handoffFd)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	isFlags, err := seccomp.MakeCondition(2, seccomp.CompareEqual, handoffFlags)
+	if err != nil {
+		return nil, fmt.Errorf("seccomp condition: %w", err)
+	}
+	eperm := seccomp.ActErrno.SetReturnCode(int16(unix.EPERM))
+	if err := f.AddRuleConditionalExact(nr, eperm, []seccomp.ScmpCondition{isFd, isFlags}); err != nil {
+		return nil, fmt.Errorf("seccomp rule sendmsg: %w", err)
+	}
+	return f, nil
+}
+
 // loadFilter installs f on the calling thread (the one that will exec) and
 // returns the listener, loading libseccomp's program with seccomp(2)
 // directly: libseccomp's Load insists on TSYNC, which the init stage does not
@@ -142,6 +177,10 @@ func buildFilter() (*seccomp.ScmpFilter, error) {
 // blocking accept or recv could then no longer be interrupted by a signal at
 // all — a server blocked in accept would never run its SIGTERM handler.
 func loadFilter(f *seccomp.ScmpFilter) (int, error) {
+	return loadFilterFlags(f, unix.SECCOMP_FILTER_FLAG_NEW_LISTENER)
+}
+
+func loadFilterFlags(f *seccomp.ScmpFilter, flags uintptr) (int, error) {
 	mf, err := memfd("ztnc-filter")
 	if err != nil {
 		return -1, err
@@ -160,7 +199,7 @@ func loadFilter(f *seccomp.ScmpFilter) (int, error) {
 		return -1, fmt.Errorf("PR_SET_NO_NEW_PRIVS: %w", err)
 	}
 	fd, _, e := unix.RawSyscall(unix.SYS_SECCOMP, unix.SECCOMP_SET_MODE_FILTER,
-		unix.SECCOMP_FILTER_FLAG_NEW_LISTENER, uintptr(unsafe.Pointer(&prog)))
+		flags, uintptr(unsafe.Pointer(&prog)))
 	if e != 0 {
 		return -1, fmt.Errorf("seccomp(SECCOMP_SET_MODE_FILTER): %w", e)
 	}

@@ -64,6 +64,14 @@ func RunInitStage() {
 	}
 	unix.Close(int(nfd))
 	unix.Close(handoffFd)
+	seal, err := buildSealFilter()
+	if err == nil {
+		_, err = loadFilterFlags(seal, 0)
+	}
+	if err != nil {
+		fmt.Fprintf(os.Stderr, "ztnc-run: sealing the seccomp hand-off: %v\n", err)
+		os.Exit(125)
+	}
 	err = unix.Exec(path, argv, os.Environ())
 	fmt.Fprintf(os.Stderr, "ztnc-run: exec %s: %v\n", path, err)
 	if errors.Is(err, unix.ENOENT) {

@@ -214,6 +214,22 @@ int main(int argc, char **argv)
 		fprintf(stderr, "race %s: %d of %d escaped\n", races[i].what, k, n);
 		escaped += k;
 	}
+	/* fd 3 with MSG_NOSIGNAL|MSG_CONFIRM is how ztnc-run's init stage hands
+	 * its seccomp listener over, untrapped: on a host socket put there it
+	 * must not send anywhere either */
+	int keep3 = fcntl(3, F_DUPFD_CLOEXEC, 10);
+	CK(dup2(hu, 3));
+	{
+		struct iovec v = {"H", 1};
+		struct msghdr hm = {.msg_name = &bad_u, .msg_namelen = l, .msg_iov = &v, .msg_iovlen = 1};
+		long r = sendmsg(3, &hm, MSG_NOSIGNAL | MSG_CONFIRM);
+		OUT("udp sendmsg on fd 3 with the hand-off flags: %s", r >= 0 ? "sent" : "refused");
+		EXPECT(r < 0);
+	}
+	if (keep3 >= 0)
+		dup2(keep3, 3), close(keep3);
+	else
+		close(3);
 	/* a UDP socket connected by the race sends there without a trapped call */
 	send(hu, "C", 1, MSG_DONTWAIT);
 	OUT("race: dup2 escapes=%s", escaped ? "some" : "none");
