@@ -318,7 +318,18 @@ func (s *Supervisor) nativeSend(c *call, h hostSock) {
 		}
 		return finish(int64(done), 0)
 	}
-	retryThen(c, h.fd, unix.POLLOUT, unix.SO_SNDTIMEO, try, cleanup)
+	timedOut := func() {
+		if off > 0 && c.nr != unix.SYS_SENDMMSG {
+			c.ret(int64(off)) // SO_SNDTIMEO: what went, as the kernel
+			return
+		}
+		if done > 0 {
+			c.ret(int64(done))
+			return
+		}
+		c.fail(unix.EAGAIN)
+	}
+	retryThen(c, h.fd, unix.POLLOUT, unix.SO_SNDTIMEO, try, cleanup, timedOut)
 }
 
 // streamChunk is how much of a stream send is read from the program at once.
@@ -354,8 +365,9 @@ func payloadOf(c *call, h hostSock, m *nativeMsg, iov []iovec) unix.Errno {
 	return e
 }
 
-// retryThen is call.retry, running cleanup when it is over.
-func retryThen(c *call, fd int, events int16, timeoOpt int, try func() bool, cleanup func()) {
+// retryThen is call.retry, running cleanup when it is over and timedOut
+// when the socket's timeout passed.
+func retryThen(c *call, fd int, events int16, timeoOpt int, try func() bool, cleanup, timedOut func()) {
 	if try() {
 		cleanup()
 		unix.Close(fd)
@@ -374,7 +386,7 @@ func retryThen(c *call, fd int, events int16, timeoOpt int, try func() bool, cle
 			}
 		}
 		if !deadline.IsZero() && time.Now().After(deadline) && c.valid() {
-			c.fail(unix.EAGAIN)
+			timedOut()
 		}
 	}()
 }

@@ -162,6 +162,24 @@ int main(int argc, char **argv)
 	TRY("connect on a pipe", ENOTSOCK, connect(0, (struct sockaddr *)&a, al));
 	TRY("sendmsg on a closed fd", EBADF, sendto(999, "x", 1, 0, (struct sockaddr *)&a, al));
 
+	/* SO_SNDTIMEO bounds a blocking send: what went, then EAGAIN */
+	{
+		int sp[2];
+		CK(socketpair(AF_UNIX, SOCK_STREAM, 0, sp));
+		struct timeval to = {0, 200000};
+		CK(setsockopt(sp[0], SOL_SOCKET, SO_SNDTIMEO, &to, sizeof to));
+		size_t big = 4 << 20;
+		char *buf = calloc(1, big);
+		struct iovec bv = {buf, big};
+		struct msghdr bm = {.msg_iov = &bv, .msg_iovlen = 1};
+		long r = sendmsg(sp[0], &bm, 0);
+		OUT("sndtimeo sendmsg: %s", r > 0 && r < (long)big ? "partial" : r < 0 ? en(errno) : "all");
+		r = sendmsg(sp[0], &bm, 0);
+		OUT("sndtimeo sendmsg when full: %s", r > 0 ? "some" : en(errno));
+		free(buf);
+		close(sp[0]), close(sp[1]);
+	}
+
 	/* AF_UNIX datagrams to a path, one by one and in a batch */
 	int d = CK(socket(AF_UNIX, SOCK_DGRAM, 0));
 	al = unaddr("dgram.sock", 0, &a);
