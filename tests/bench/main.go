@@ -39,7 +39,8 @@ func main() {
 	if err != nil {
 		fail("%v", err)
 	}
-	defer os.RemoveAll(dir)
+	atExit(func() { os.RemoveAll(dir) })
+	defer runCleanups()
 	_, self, _, _ := runtime.Caller(0)
 	bin := filepath.Join(dir, "bench")
 	if out, err := exec.Command("gcc", "-O2", "-o", bin, filepath.Join(filepath.Dir(self), "c", "bench.c")).CombinedOutput(); err != nil {
@@ -140,7 +141,21 @@ func merge(dst result, rs []result) {
 	}
 }
 
+// cleanups stop what the benchmark started (servers, labs, namespaces);
+// fail runs them too.
+var cleanups []func()
+
+func atExit(f func()) { cleanups = append(cleanups, f) }
+
+func runCleanups() {
+	for i := len(cleanups) - 1; i >= 0; i-- {
+		cleanups[i]()
+	}
+	cleanups = nil
+}
+
 func fail(f string, a ...any) {
 	fmt.Fprintf(os.Stderr, "bench: "+f+"\n", a...)
+	runCleanups()
 	os.Exit(1)
 }

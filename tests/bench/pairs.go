@@ -41,16 +41,11 @@ func pairsBench(ztncRun, dir string, rounds int) {
 		secs = v
 	}
 	var pairs []pair
-	var stops []func()
-	defer func() {
-		for i := len(stops) - 1; i >= 0; i-- {
-			stops[i]()
-		}
-	}()
+	defer runCleanups()
 
 	// Plain loopback, on ports free on the host.
 	ipPort, httpPort := freePort(), freePort()
-	stops = append(stops, startServers(dir, "lo", ipPort, httpPort, nil, nil))
+	atExit(startServers(dir, "lo", ipPort, httpPort, nil, nil))
 	pairs = append(pairs, pair{"loopback", "127.0.0.1", func(s string) (string, error) {
 		return output(exec.Command("sh", "-c", s))
 	}})
@@ -64,7 +59,7 @@ func pairsBench(ztncRun, dir string, rounds int) {
 	if err != nil {
 		fail("ztnc lab up: %v\n%s", err, out)
 	}
-	stops = append(stops, func() { exec.Command(ztnc, "lab", "down", "--dir", lab).Run() })
+	atExit(func() { exec.Command(ztnc, "lab", "down", "--dir", lab).Run() })
 	var planet, nwid string
 	for _, f := range strings.Fields(string(out)) {
 		if v, ok := strings.CutPrefix(f, "ZTNC_PLANET="); ok {
@@ -84,7 +79,7 @@ func pairsBench(ztncRun, dir string, rounds int) {
 	addrs := filepath.Join(dir, "addrs")
 	zArgv := []string{ztncRun, "-d", filepath.Join(dir, "home-a"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c",
 		`echo "$ZTNC_ADDRS" > ` + addrs + `.tmp && mv ` + addrs + `.tmp ` + addrs + `; exec sh -c "$0"`}
-	stops = append(stops, startServers(dir, "ztnc", 5201, 8088, zArgv, profEnv("a")))
+	atExit(startServers(dir, "ztnc", 5201, 8088, zArgv, profEnv("a")))
 	var host string
 	for i := 0; i < 600 && host == ""; i++ {
 		time.Sleep(100 * time.Millisecond)
@@ -112,11 +107,11 @@ func pairsBench(ztncRun, dir string, rounds int) {
 		if err != nil {
 			fail("reference network: %v", err)
 		}
-		stops = append(stops, l.Close)
+		atExit(l.Close)
 		if _, err := l.AddMember(); err != nil {
 			fail("reference member: %v", err)
 		}
-		stops = append(stops, startServers(dir, "ref", 5201, 8088, []string{"ip", "netns", "exec", l.NSA, "sh", "-c", `exec sh -c "$0"`}, nil))
+		atExit(startServers(dir, "ref", 5201, 8088, []string{"ip", "netns", "exec", l.NSA, "sh", "-c", `exec sh -c "$0"`}, nil))
 		pairs = append(pairs, pair{"zerotier-one", l.A.IP4.String(), func(s string) (string, error) {
 			return output(exec.Command("ip", "netns", "exec", l.NSB, "sh", "-c", s))
 		}})
