@@ -233,11 +233,13 @@ http {
 // clientScript waits for the servers, then measures; sections are marked
 // with lines "==name".
 func clientScript(host string, ipPort, httpPort, secs int) string {
-	// iperf3's server takes one test at a time and, on a busy machine,
-	// sometimes refuses the next one: a failed measure is tried again.
-	return fmt.Sprintf(`m() { for t in 1 2 3; do out=$("$@") && { echo "$out"; return; }; sleep 1; done; echo "$out"; }
-for i in $(seq 100); do iperf3 -c %[1]s -p %[2]d -t 1 -J >/dev/null 2>&1 && break; sleep 0.2; done
-echo ==s1; m iperf3 -c %[1]s -p %[2]d -t %[4]d -J
+	// iperf3's server takes one test at a time and refuses the next one
+	// until it has seen the last one's connections close: the client waits
+	// a second between tests and tries a refused one again.
+	return fmt.Sprintf(`m() { for t in 1 2 3 4 5; do out=$("$@") && { echo "$out"; return; }; sleep 2; done; echo "$out"; }
+for i in $(seq 100); do ping -n -c 1 -W 1 %[1]s >/dev/null 2>&1 && break; sleep 0.2; done
+m iperf3 -c %[1]s -p %[2]d -t 1 -J >/dev/null; sleep 1
+echo ==s1; m iperf3 -c %[1]s -p %[2]d -t %[4]d -J; sleep 1
 echo ==s4; m iperf3 -c %[1]s -p %[2]d -t %[4]d -P 4 -J
 echo ==wrk; m wrk -t1 -c16 -d%[4]ds -H 'Connection: close' http://%[1]s:%[3]d/
 echo ==ping; ping -n -q -c 10 -i 0.2 %[1]s
