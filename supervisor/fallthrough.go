@@ -75,6 +75,13 @@ func (s *Supervisor) SetPort53Owner(addrs []netip.Addr, free func()) {
 func (s *Supervisor) SetFallThrough(f FallThrough) {
 	if f.Enabled() {
 		s.fall = &f
+		// The program inherits ztnc-run's standard fds: a host socket there
+		// (inetd, systemd Accept=yes) is one from the start (checked.go).
+		for fd := 0; fd <= 2; fd++ {
+			if fam, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil && (fam == unix.AF_INET || fam == unix.AF_INET6) {
+				s.markHostSockets()
+			}
+		}
 	}
 }
 

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"os/exec"
 	"regexp"
 	"strconv"
 	"strings"
@@ -144,5 +146,59 @@ func TestFallThroughChecked(t *testing.T) {
 				t.Errorf("the supervisor did no call itself: the checked mode was never entered\n%s", z)
 			}
 		})
+	}
+}
+
+// TestFallThroughFastPath: a program that never holds a host socket keeps
+// the fast path under --fallthrough (its AF_UNIX sendmsg is let through),
+// unless ztnc-run's standard input is a host socket (inetd style), which
+// the program inherits: then the supervisor does the call itself.
+func TestFallThroughFastPath(t *testing.T) {
+	dir := testutil.SharedTempDir(t)
+	bin := build(t, dir, "unix_sendmsg")["unix_sendmsg"]
+	l, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	go func() {
+		for {
+			c, err := l.Accept()
+			if err != nil {
+				return
+			}
+			defer c.Close()
+		}
+	}()
+	checked := func(stdin *os.File) int {
+		cmd := exec.Command(testutil.ZtncRun(t), "-v", "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.1/32", "--", bin)
+		cmd.Stdin = stdin
+		var out, errb strings.Builder
+		cmd.Stdout, cmd.Stderr = &out, &errb
+		if err := cmd.Run(); err != nil || !strings.Contains(out.String(), "unix_sendmsg: done") {
+			t.Fatalf("unix_sendmsg under ztnc-run: %v\n%s\n%s", err, out.String(), errb.String())
+		}
+		m := regexp.MustCompile(`checked=(\d+)`).FindStringSubmatch(errb.String())
+		if m == nil {
+			t.Fatalf("no supervisor statistics in ztnc-run -v's output:\n%s", errb.String())
+		}
+		n, _ := strconv.Atoi(m[1])
+		return n
+	}
+	if n := checked(nil); n != 0 {
+		t.Errorf("no host socket, yet the supervisor did %d calls itself instead of letting them through", n)
+	}
+	c, err := net.Dial("tcp4", l.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	f, err := c.(*net.TCPConn).File()
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	if n := checked(f); n == 0 {
+		t.Error("standard input is a host TCP socket, yet the AF_UNIX sendmsg was let through (fd-number race open)")
 	}
 }
