@@ -263,8 +263,6 @@ func okPayload(inReVerb packet.Verb, inReID uint64, body []byte) []byte {
 	return append(b, body...)
 }
 
-// helloGateAllow is the new-identity HELLO rate limit per source bucket
-// (the IPv4 /24 or the first 6 bytes of an IPv6 address).
 // answerCollision handles a HELLO from an identity other than the one we
 // know for its address (IncomingPacket::_doHELLO): under the identity
 // verification rate limit, agree a key with the new identity and, if the
@@ -298,6 +296,8 @@ func (n *Node) answerCollision(local int, from netip.AddrPort, p packet.Packet, 
 	n.sendDirectLocked(np, local, from, packet.VerbError, e.Append(nil), packet.CipherPoly1305Salsa2012, now)
 }
 
+// helloGateAllow is the new-identity HELLO rate limit per source bucket
+// (the IPv4 /24 or the first 6 bytes of an IPv6 address).
 func (n *Node) helloGateAllow(from netip.AddrPort, now time.Time) bool {
 	if n.cfg.HelloRateLimit < 0 {
 		return true
