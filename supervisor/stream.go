@@ -57,8 +57,8 @@ func (so *socket) startStream() {
 	so.reading = true
 	so.readerDone = make(chan struct{})
 	so.mu.Unlock()
-	go so.programToNet()
-	go so.netToProgram()
+	spawn(so.programToNet)
+	spawn(so.netToProgram)
 }
 
 func (so *socket) programToNet() {
