@@ -84,9 +84,16 @@ func (s *Supervisor) checkedCall(c *call) {
 			}
 			return
 		}
-		err := unix.Listen(fd, int(int32(c.args[1])))
+		cr, err := readCreds(c.pid)
+		if err != nil {
+			unix.Close(fd)
+			c.fail(unix.ESRCH)
+			return
+		}
+		// A listener hands its ids to those who connect (SO_PEERCRED).
+		e := asProgram(cr, func() unix.Errno { return sysErrno(unix.Listen(fd, int(int32(c.args[1])))) })
 		unix.Close(fd)
-		c.respond(0, sysErrno(err), 0)
+		c.respond(0, e, 0)
 	case unix.SYS_CONNECT:
 		if inet {
 			s.hostConnect(c, h) // checked on the bytes it uses
@@ -223,15 +230,23 @@ func (s *Supervisor) nativeConnect(c *call, h hostSock) {
 			return
 		}
 	}
-	if closeAfter < 0 {
-		s.connectHost(c, h.fd, b)
+	cr, err := readCreds(c.pid)
+	if err != nil {
+		unix.Close(h.fd)
+		if closeAfter >= 0 {
+			unix.Close(closeAfter)
+		}
+		c.fail(unix.ESRCH)
 		return
 	}
-	// connectHost closes the socket; the path's fd goes with it.
+	// Off the notification loop: a blocking connect waits for the
+	// listener's backlog, and asProgram may hold a thread meanwhile.
 	go func() {
-		e := rawSockaddrCall(unix.SYS_CONNECT, h.fd, b)
+		e := asProgram(cr, func() unix.Errno { return rawSockaddrCall(unix.SYS_CONNECT, h.fd, b) })
 		unix.Close(h.fd)
-		unix.Close(closeAfter)
+		if closeAfter >= 0 {
+			unix.Close(closeAfter)
+		}
 		c.respond(0, e, 0)
 	}()
 }
@@ -264,6 +279,13 @@ func (s *Supervisor) nativeSend(c *call, h hostSock) {
 		c.fail(e)
 		return
 	}
+	cr, err := readCreds(c.pid)
+	if err != nil {
+		cleanup()
+		unix.Close(h.fd)
+		c.fail(unix.ESRCH)
+		return
+	}
 	stream := h.typ == unix.SOCK_STREAM
 	block := flags&unix.MSG_DONTWAIT == 0 && !isNonblock(h.fd)
 	done, off := 0, uint64(0) // messages sent; bytes of the current one (streams)
@@ -290,7 +312,11 @@ func (s *Supervisor) nativeSend(c *call, h hostSock) {
 					control = nil // went with the first bytes
 				}
 			}
-			k, e := rawSendmsg(h.fd, m.name, [][]byte{data}, control, flags|unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			var k int
+			e := asProgram(cr, func() (e unix.Errno) {
+				k, e = rawSendmsg(h.fd, m.name, [][]byte{data}, control, flags|unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+				return e
+			})
 			if e == unix.EAGAIN && block && done == 0 {
 				return false
 			}

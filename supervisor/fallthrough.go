@@ -73,16 +73,40 @@ func (s *Supervisor) SetPort53Owner(addrs []netip.Addr, free func()) {
 // SetFallThrough lets destinations f allows go through the host's stack.
 // Call it before Serve.
 func (s *Supervisor) SetFallThrough(f FallThrough) {
-	if f.Enabled() {
+	// The program inherits ztnc-run's fds that are not close-on-exec: a
+	// host socket there (inetd, systemd Accept=yes, a test harness) is one
+	// from the start (checked.go). Without --fallthrough too: an empty
+	// policy then has every call on it checked, so it reaches nothing.
+	inherited := inheritedHostSocket()
+	if f.Enabled() || inherited {
 		s.fall = &f
-		// The program inherits ztnc-run's standard fds: a host socket there
-		// (inetd, systemd Accept=yes) is one from the start (checked.go).
-		for fd := 0; fd <= 2; fd++ {
-			if fam, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil && (fam == unix.AF_INET || fam == unix.AF_INET6) {
-				s.markHostSockets()
-			}
+	}
+	if inherited {
+		s.markHostSockets()
+	}
+}
+
+// inheritedHostSocket reports whether this process holds an IPv4 or IPv6
+// socket that an exec'd program would inherit.
+func inheritedHostSocket() bool {
+	ents, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		return true // cannot tell: assume so, which only costs speed
+	}
+	for _, e := range ents {
+		fd, err := strconv.Atoi(e.Name())
+		if err != nil {
+			continue
+		}
+		fl, err := unix.FcntlInt(uintptr(fd), unix.F_GETFD, 0)
+		if err != nil || fl&unix.FD_CLOEXEC != 0 {
+			continue
+		}
+		if fam, err := unix.GetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_DOMAIN); err == nil && (fam == unix.AF_INET || fam == unix.AF_INET6) {
+			return true
 		}
 	}
+	return false
 }
 
 // fallsThrough reports whether a connection or datagram to a goes to the

@@ -202,3 +202,27 @@ func TestFallThroughFastPath(t *testing.T) {
 		t.Error("standard input is a host TCP socket, yet the AF_UNIX sendmsg was let through (fd-number race open)")
 	}
 }
+
+// TestFallThroughPeerCred: a root ztnc-run, a program that dropped to uid
+// 65534 and holds a host socket. The AF_UNIX connect and send the
+// supervisor then does for it must show the peer the program's ids, as on
+// the host kernel, never root's.
+func TestFallThroughPeerCred(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("needs root: a root ztnc-run whose program drops its ids")
+	}
+	dir := testutil.SharedTempDir(t)
+	bin := build(t, dir, "peercred")["peercred"]
+	_, up := echoServers(t)
+	drop := []string{"setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "--"}
+	hostDir, ztncDir := testutil.SharedTempDir(t), testutil.SharedTempDir(t)
+	host := run(append(drop, bin, fmt.Sprint(up), hostDir), progTimeout)
+	if host.err != nil || !strings.Contains(host.stdout, "stream peer uid 65534") {
+		t.Fatalf("peercred on the host kernel failed: the reference itself is broken\n%s", host)
+	}
+	argv := append([]string{testutil.ZtncRun(t), "--local", "10.9.0.1/24", "--fallthrough", "127.0.0.0/8", "--"}, drop...)
+	z := run(append(argv, bin, fmt.Sprint(up), ztncDir), progTimeout)
+	if z.stdout != host.stdout || z.err != nil {
+		t.Errorf("peercred under ztnc-run differs from the host kernel:\n%s\n%s", lineDiff(host.stdout, z.stdout), z)
+	}
+}
