@@ -138,21 +138,44 @@ func unixName(pid int, b []byte) ([]byte, int, unix.Errno) {
 	if i := strings.IndexByte(path, 0); i >= 0 {
 		path = path[:i]
 	}
-	base := fmt.Sprintf("/proc/%d/cwd", pid)
-	how := unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC}
-	if strings.HasPrefix(path, "/") {
-		base = fmt.Sprintf("/proc/%d/root", pid)
-		how.Resolve = unix.RESOLVE_IN_ROOT
-		path = "." + path
+	// Both kinds are looked up inside the program's root (a chroot's "..",
+	// or an absolute symlink, must not lead out of it): a relative path as
+	// its working directory seen from that root.
+	root := fmt.Sprintf("/proc/%d/root", pid)
+	if !strings.HasPrefix(path, "/") {
+		cwd, err1 := os.Readlink(fmt.Sprintf("/proc/%d/cwd", pid))
+		top, err2 := os.Readlink(root)
+		if err1 != nil || err2 != nil {
+			return nil, -1, unix.ENOENT
+		}
+		if top != "/" {
+			rel, ok := strings.CutPrefix(cwd, top)
+			if !ok || rel != "" && rel[0] != '/' {
+				return nil, -1, unix.ENOENT // a working directory outside its root
+			}
+			cwd = rel
+		}
+		path = cwd + "/" + path
 	}
-	dir, err := unix.Open(base, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
+	dir, err := unix.Open(root, unix.O_PATH|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, -1, unix.ENOENT
 	}
 	defer unix.Close(dir)
-	pfd, err := unix.Openat2(dir, path, &how)
+	cr, err := readCreds(pid)
 	if err != nil {
-		return nil, -1, sysErrno(err)
+		return nil, -1, unix.ESRCH
+	}
+	// With the program's ids, so its search permission on the directories
+	// is what the kernel checks.
+	pfd := -1
+	e := asProgram(cr, func() unix.Errno {
+		fd, err := unix.Openat2(dir, "."+path, &unix.OpenHow{Flags: unix.O_PATH | unix.O_CLOEXEC, Resolve: unix.RESOLVE_IN_ROOT})
+		pfd = fd
+		return sysErrno(err)
+	})
+	if e != 0 {
+		return nil, -1, e
 	}
 	if !mayWrite(pid, pfd) {
 		unix.Close(pfd)
