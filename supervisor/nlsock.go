@@ -62,7 +62,17 @@ func (s *Supervisor) nlSocket(c *call, typ, flags int) {
 		return
 	}
 	if !fastFDs() {
-		nl.held, _ = unix.FcntlInt(uintptr(prog), unix.F_DUPFD_CLOEXEC, 0)
+		held, err := unix.FcntlInt(uintptr(prog), unix.F_DUPFD_CLOEXEC, 0)
+		if err == nil {
+			// Under the lock: the reaper may close nl meanwhile.
+			nl.mu.Lock()
+			if nl.closed {
+				unix.Close(held)
+			} else {
+				nl.held = held
+			}
+			nl.mu.Unlock()
+		}
 	}
 	go nl.serveUntrapped()
 }
