@@ -26,6 +26,7 @@ const (
 	perQuery    = 5 * time.Second
 	tcpIdle     = 10 * time.Second
 	maxInFlight = 256
+	maxTCPConns = 64
 	maxMessage  = 65535
 )
 
@@ -35,7 +36,10 @@ type Server struct {
 	st    *netstack.Stack
 	log   *slog.Logger
 	slots chan struct{}
-	addrs []netip.Addr
+	// tcpSlots bounds the TCP connections served at once (each holds a
+	// goroutine for up to tcpIdle).
+	tcpSlots chan struct{}
+	addrs    []netip.Addr
 
 	mu      sync.Mutex
 	closers []io.Closer // the listening sockets, for Stop
@@ -48,7 +52,7 @@ func NewServer(st *netstack.Stack, addrs []netip.Addr, log *slog.Logger) *Server
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Server{Answerer: &Answerer{}, st: st, log: log, slots: make(chan struct{}, maxInFlight), addrs: addrs}
+	s := &Server{Answerer: &Answerer{}, st: st, log: log, slots: make(chan struct{}, maxInFlight), tcpSlots: make(chan struct{}, maxTCPConns), addrs: addrs}
 	s.Virtual = s.exchangeVirtual
 	return s
 }
@@ -132,7 +136,16 @@ func (s *Server) serveTCP(l *gonet.TCPListener) {
 			s.log.Debug("dns: TCP responder stops", "err", err)
 			return
 		}
-		go s.serveConn(c)
+		select {
+		case s.tcpSlots <- struct{}{}:
+		default:
+			c.Close() // as many connections as a resolver needs are open: shed this one
+			continue
+		}
+		go func() {
+			defer func() { <-s.tcpSlots }()
+			s.serveConn(c)
+		}()
 	}
 }
 
