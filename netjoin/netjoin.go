@@ -117,6 +117,7 @@ func Attach(st *netstack.Stack, n *vl2.Network) (*NIC, error) {
 	a := &NIC{st: st, id: id, net: n, port: port, addrs: map[netip.Prefix]bool{}, routes: map[route]bool{}}
 	port.OnConfigChange(a.apply)
 	if err := a.sync(); err != nil {
+		a.Detach() // a NIC half set up must not stay in the stack
 		return nil, fmt.Errorf("network %016x: %w", n.ID(), err)
 	}
 	return a, nil

@@ -66,6 +66,7 @@ func Listen(svc *service.Service, log *slog.Logger) (*Server, error) {
 	}
 	sup.SetPort53Owner(s.dns.Addrs(), s.dns.Stop)
 	if err := s.bind(); err != nil {
+		s.dns.Stop()
 		st.Close()
 		return nil, err
 	}
