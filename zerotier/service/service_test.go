@@ -185,23 +185,36 @@ func TestSecondaryPort(t *testing.T) {
 	home := t.TempDir()
 	var ports []int
 	for i := 0; i < 2; i++ {
-		s, err := service.Start(servicetest.Options(home, 0, planet))
-		if err != nil {
-			t.Fatal(err)
-		}
-		want := service.SecondaryPort(s.Node.Identity().Address)
-		ports = append(ports, s.Port)
-		s.Close()
-		if s.Port == 9993 {
-			t.Skip("9993 could not be held (another address family?); the fallback was not exercised")
-		}
-		if s.Port != want {
-			// Only acceptable when something else holds the secondary port.
+		// The secondary port is in the ephemeral range: a socket of another
+		// test may hold it for a moment. A start that misses it counts
+		// against the node only if the port was free right after, and it
+		// takes misses on every one of several starts to fail.
+		free := 0
+		for try := 0; ; try++ {
+			s, err := service.Start(servicetest.Options(home, 0, planet))
+			if err != nil {
+				t.Fatal(err)
+			}
+			want := service.SecondaryPort(s.Node.Identity().Address)
+			got := s.Port
+			s.Close()
+			if got == 9993 {
+				t.Skip("9993 could not be held (another address family?); the fallback was not exercised")
+			}
+			if got == want {
+				ports = append(ports, got)
+				break
+			}
 			if c, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: want}); err == nil {
 				c.Close()
-				t.Fatalf("start %d bound port %d although the secondary port %d is free", i, s.Port, want)
+				free++
 			}
-			t.Skipf("the secondary port %d is taken on this machine", want)
+			if try == 4 {
+				if free == 5 {
+					t.Fatalf("start %d bound port %d five times although the secondary port %d was free each time", i, got, want)
+				}
+				t.Skipf("the secondary port %d was taken on this machine", want)
+			}
 		}
 	}
 	if ports[0] != ports[1] {
