@@ -114,7 +114,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		}
 		// A blocking connect restarted after a signal waits for the same
 		// attempt: never a second dial.
-		spawn(func() { so.awaitConnect(c, done) })
+		go so.awaitConnect(c, done)
 		return
 	}
 	if unspec {
@@ -165,17 +165,17 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 	sentinel := so.blockWrites(dup)
 	so.mu.Unlock()
 
-	spawn(func() {
+	go func() {
 		<-ch
 		so.wq.EventUnregister(&e)
 		so.finishConnect(addr, dup, sentinel)
-	})
+	}()
 	so.s.log.Debug("connect started", "ino", so.ino, "pid", c.pid, "nonblock", nonblock)
 	if nonblock {
 		c.fail(unix.EINPROGRESS)
 		return
 	}
-	spawn(func() { so.awaitConnect(c, done) })
+	go so.awaitConnect(c, done)
 }
 
 // blockWrites keeps a non-blocking connect's socket unwritable until the
@@ -185,9 +185,10 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 func (so *socket) blockWrites(dup int) int {
 	so.sndbuf, _ = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF)
 	unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
+	filler := make([]byte, 16<<10)
 	n := 0
 	for {
-		m, err := unix.SendmsgN(dup, filler[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		m, err := unix.SendmsgN(dup, filler, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 		if m > 0 {
 			n += m
 		}
@@ -196,9 +197,6 @@ func (so *socket) blockWrites(dup int) int {
 		}
 	}
 }
-
-// filler is only ever sent, never written: one for all connects.
-var filler [16 << 10]byte
 
 // finishConnect records the outcome of a handshake and, on success, starts
 // carrying data.

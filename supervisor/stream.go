@@ -57,8 +57,8 @@ func (so *socket) startStream() {
 	so.reading = true
 	so.readerDone = make(chan struct{})
 	so.mu.Unlock()
-	spawn(so.programToNet)
-	spawn(so.netToProgram)
+	go so.programToNet()
+	go so.netToProgram()
 }
 
 func (so *socket) programToNet() {
