@@ -13,26 +13,6 @@ import (
 	"ztnc/zerotier/servicetest"
 )
 
-// netnsPair makes two network namespaces joined by a veth pair, with
-// 172.31.<net>.1 (R) and .2 (G), removed when the test ends.
-func netnsPair(t *testing.T, tag string, net int) (nsR, nsG, ipR, ipG string) {
-	t.Helper()
-	sfx := fmt.Sprint(os.Getpid() % 100000)
-	nsR, nsG = "ztnc"+tag+"-r"+sfx, "ztnc"+tag+"-g"+sfx
-	ipR, ipG = fmt.Sprintf("172.31.%d.1", net), fmt.Sprintf("172.31.%d.2", net)
-	for _, ns := range []string{nsR, nsG} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", tag+"r"+sfx, "netns", nsR, "type", "veth", "peer", "name", tag+"g"+sfx, "netns", nsG)
-	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", tag+"r"+sfx)
-	sh(t, "ip", "-n", nsG, "addr", "add", ipG+"/24", "dev", tag+"g"+sfx)
-	sh(t, "ip", "-n", nsR, "link", "set", tag+"r"+sfx, "up")
-	sh(t, "ip", "-n", nsG, "link", "set", tag+"g"+sfx, "up")
-	return nsR, nsG, ipR, ipG
-}
-
 // TestInteropMoons runs ZeroTier One (ZT_REF_BIN, the planet root) and our
 // node in two network namespaces, each the root of a moon made by its own
 // idtool. Each orbits the other's moon through the other as seed: the

@@ -40,6 +40,26 @@ func TestMain(m *testing.M) {
 	os.Exit(m.Run())
 }
 
+// netnsPair makes two network namespaces joined by a veth pair, with
+// 172.31.<net>.1 (R) and .2 (G), removed when the test ends.
+func netnsPair(t *testing.T, tag string, net int) (nsR, nsG, ipR, ipG string) {
+	t.Helper()
+	sfx := fmt.Sprint(os.Getpid() % 100000)
+	nsR, nsG = "ztnc"+tag+"-r"+sfx, "ztnc"+tag+"-g"+sfx
+	ipR, ipG = fmt.Sprintf("172.31.%d.1", net), fmt.Sprintf("172.31.%d.2", net)
+	for _, ns := range []string{nsR, nsG} {
+		sh(t, "ip", "netns", "add", ns)
+		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
+		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
+	}
+	sh(t, "ip", "link", "add", tag+"r"+sfx, "netns", nsR, "type", "veth", "peer", "name", tag+"g"+sfx, "netns", nsG)
+	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", tag+"r"+sfx)
+	sh(t, "ip", "-n", nsG, "addr", "add", ipG+"/24", "dev", tag+"g"+sfx)
+	sh(t, "ip", "-n", nsR, "link", "set", tag+"r"+sfx, "up")
+	sh(t, "ip", "-n", nsG, "link", "set", tag+"g"+sfx, "up")
+	return nsR, nsG, ipR, ipG
+}
+
 func sh(t *testing.T, args ...string) string {
 	t.Helper()
 	out, err := exec.Command(args[0], args[1:]...).CombinedOutput()
@@ -92,19 +112,7 @@ func TestInteropReference(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("ZT_REF_BIN is set but the interop test needs root for network namespaces")
 	}
-	sfx := fmt.Sprint(os.Getpid() % 100000)
-	nsR, nsG := "ztnci-r"+sfx, "ztnci-g"+sfx
-	ipR, ipG := "172.31.77.1", "172.31.77.2"
-	for _, ns := range []string{nsR, nsG} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", "vr"+sfx, "netns", nsR, "type", "veth", "peer", "name", "vg"+sfx, "netns", nsG)
-	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", "vr"+sfx)
-	sh(t, "ip", "-n", nsG, "addr", "add", ipG+"/24", "dev", "vg"+sfx)
-	sh(t, "ip", "-n", nsR, "link", "set", "vr"+sfx, "up")
-	sh(t, "ip", "-n", nsG, "link", "set", "vg"+sfx, "up")
+	nsR, nsG, ipR, ipG := netnsPair(t, "v", 77)
 
 	ids := servicetest.Identities(t, "testdata/identities.json")
 	t.Run("reference-root", func(t *testing.T) { interop(t, ref, nsR, nsG, ipR, ipG, ids[0], ids[1], true) })

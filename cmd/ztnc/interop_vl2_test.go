@@ -145,19 +145,7 @@ func TestInteropVL2(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("ZT_REF_BIN is set but the interop test needs root for network namespaces")
 	}
-	sfx := fmt.Sprint(os.Getpid()%100000 + 7)
-	nsR, nsG := "ztnv-r"+sfx, "ztnv-g"+sfx
-	ipR, ipG := "172.31.78.1", "172.31.78.2"
-	for _, ns := range []string{nsR, nsG} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", "wr"+sfx, "netns", nsR, "type", "veth", "peer", "name", "wg"+sfx, "netns", nsG)
-	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", "wr"+sfx)
-	sh(t, "ip", "-n", nsG, "addr", "add", ipG+"/24", "dev", "wg"+sfx)
-	sh(t, "ip", "-n", nsR, "link", "set", "wr"+sfx, "up")
-	sh(t, "ip", "-n", nsG, "link", "set", "wg"+sfx, "up")
+	nsR, nsG, _, ipG := netnsPair(t, "w", 78)
 
 	ids := servicetest.Identities(t, "testdata/identities.json")
 	ourID, refID := ids[0], ids[1]
@@ -399,19 +387,7 @@ func TestInteropVL2RefRoot(t *testing.T) {
 	if os.Geteuid() != 0 {
 		t.Fatal("ZT_REF_BIN is set but the interop test needs root for network namespaces")
 	}
-	sfx := fmt.Sprint(os.Getpid()%100000 + 13)
-	nsR, nsG := "ztnw-r"+sfx, "ztnw-g"+sfx
-	ipR, ipG := "172.31.79.1", "172.31.79.2"
-	for _, ns := range []string{nsR, nsG} {
-		sh(t, "ip", "netns", "add", ns)
-		t.Cleanup(func() { exec.Command("ip", "netns", "del", ns).Run() })
-		sh(t, "ip", "-n", ns, "link", "set", "lo", "up")
-	}
-	sh(t, "ip", "link", "add", "xr"+sfx, "netns", nsR, "type", "veth", "peer", "name", "xg"+sfx, "netns", nsG)
-	sh(t, "ip", "-n", nsR, "addr", "add", ipR+"/24", "dev", "xr"+sfx)
-	sh(t, "ip", "-n", nsG, "addr", "add", ipG+"/24", "dev", "xg"+sfx)
-	sh(t, "ip", "-n", nsR, "link", "set", "xr"+sfx, "up")
-	sh(t, "ip", "-n", nsG, "link", "set", "xg"+sfx, "up")
+	nsR, nsG, ipR, ipG := netnsPair(t, "x", 79)
 
 	ids := servicetest.Identities(t, "testdata/identities.json")
 	refID := ids[0]

@@ -26,20 +26,7 @@ func TestTwoNetworks(t *testing.T) {
 	home := filepath.Join(filepath.Dir(planet), "home")
 	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, ztnc(t), "-d", home, "controller", "create",
-		`{"name":"second","private":false,"v4AssignMode":{"zt":true},`+
-			`"ipAssignmentPools":[{"ipRangeStart":"10.148.18.10","ipRangeEnd":"10.148.18.250"}],`+
-			`"routes":[{"target":"10.148.18.0/24"}]}`).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ztnc controller create: %v\n%s", err, out)
-	}
-	var created struct {
-		ID string `json:"id"`
-	}
-	if _, js, ok := strings.Cut(string(out), "{"); !ok || json.Unmarshal([]byte("{"+js), &created) != nil || len(created.ID) != 16 {
-		t.Fatalf("ztnc controller create printed %q", out)
-	}
-	nwid2 := created.ID
+	nwid2 := createNetwork(ctx, t, home, "second", "10.148.18")
 	want := []byte("served on two networks\n")
 
 	for _, u := range testutil.Users() {
@@ -101,20 +88,7 @@ func TestOnlyAskedNetworks(t *testing.T) {
 	labHome := filepath.Join(filepath.Dir(planet), "home")
 	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 	defer cancel()
-	out, err := exec.CommandContext(ctx, ztnc(t), "-d", labHome, "controller", "create",
-		`{"name":"other","private":false,"v4AssignMode":{"zt":true},`+
-			`"ipAssignmentPools":[{"ipRangeStart":"10.148.19.10","ipRangeEnd":"10.148.19.250"}],`+
-			`"routes":[{"target":"10.148.19.0/24"}]}`).CombinedOutput()
-	if err != nil {
-		t.Fatalf("ztnc controller create: %v\n%s", err, out)
-	}
-	var created struct {
-		ID string `json:"id"`
-	}
-	if _, js, ok := strings.Cut(string(out), "{"); !ok || json.Unmarshal([]byte("{"+js), &created) != nil || len(created.ID) != 16 {
-		t.Fatalf("ztnc controller create printed %q", out)
-	}
-	nwid2 := created.ID
+	nwid2 := createNetwork(ctx, t, labHome, "other", "10.148.19")
 	base := testutil.SharedTempDir(t)
 	home := filepath.Join(base, "home")
 	if out, err := testutil.RunGroup(ctx, base, []string{path}, run, "-d", home, "--planet", planet, "--nwid", nwid1, "--", "true"); err != nil {
@@ -146,7 +120,7 @@ func TestOnlyAskedNetworks(t *testing.T) {
 		}
 		time.Sleep(100 * time.Millisecond)
 	}
-	out, err = exec.CommandContext(ctx, ztnc(t), "-d", home, "listnetworks").CombinedOutput()
+	out, err := exec.CommandContext(ctx, ztnc(t), "-d", home, "listnetworks").CombinedOutput()
 	if err != nil {
 		t.Fatalf("ztnc listnetworks: %v\n%s", err, out)
 	}
@@ -156,4 +130,25 @@ func TestOnlyAskedNetworks(t *testing.T) {
 	if _, err := os.Stat(saved); err != nil {
 		t.Fatalf("the saved config of %s is gone: %v", nwid1, err)
 	}
+}
+
+// createNetwork makes a public network on the lab's controller (HOME home)
+// with the pool and route of net24 ("10.148.18": .10–.250 of its /24) and
+// returns its id.
+func createNetwork(ctx context.Context, t *testing.T, home, name, net24 string) string {
+	t.Helper()
+	out, err := exec.CommandContext(ctx, ztnc(t), "-d", home, "controller", "create",
+		`{"name":"`+name+`","private":false,"v4AssignMode":{"zt":true},`+
+			`"ipAssignmentPools":[{"ipRangeStart":"`+net24+`.10","ipRangeEnd":"`+net24+`.250"}],`+
+			`"routes":[{"target":"`+net24+`.0/24"}]}`).CombinedOutput()
+	if err != nil {
+		t.Fatalf("ztnc controller create: %v\n%s", err, out)
+	}
+	var created struct {
+		ID string `json:"id"`
+	}
+	if _, js, ok := strings.Cut(string(out), "{"); !ok || json.Unmarshal([]byte("{"+js), &created) != nil || len(created.ID) != 16 {
+		t.Fatalf("ztnc controller create printed %q", out)
+	}
+	return created.ID
 }

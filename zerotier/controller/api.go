@@ -92,10 +92,8 @@ func (c *Controller) Handler() http.Handler {
 		writeJSON200(w, http.StatusOK, out)
 	})
 	mux.HandleFunc("GET /controller/network/{nwid}/member/{addr}", func(w http.ResponseWriter, r *http.Request) {
-		nwid, ok := parseNWID(r.PathValue("nwid"))
-		a, err := address.Parse(r.PathValue("addr"))
-		if !ok || err != nil {
-			writeJSON200(w, http.StatusNotFound, map[string]any{})
+		nwid, a, ok := memberPath(w, r)
+		if !ok {
 			return
 		}
 		m, err := c.Member(nwid, a)
@@ -106,10 +104,8 @@ func (c *Controller) Handler() http.Handler {
 		writeJSON200(w, http.StatusOK, m)
 	})
 	postMember := func(w http.ResponseWriter, r *http.Request) {
-		nwid, ok := parseNWID(r.PathValue("nwid"))
-		a, err := address.Parse(r.PathValue("addr"))
-		if !ok || err != nil {
-			writeJSON200(w, http.StatusNotFound, map[string]any{})
+		nwid, a, ok := memberPath(w, r)
+		if !ok {
 			return
 		}
 		body, err := io.ReadAll(io.LimitReader(r.Body, 1<<20))
@@ -133,10 +129,8 @@ func (c *Controller) Handler() http.Handler {
 	mux.HandleFunc("POST /controller/network/{nwid}/member/{addr}", postMember)
 	mux.HandleFunc("PUT /controller/network/{nwid}/member/{addr}", postMember)
 	mux.HandleFunc("DELETE /controller/network/{nwid}/member/{addr}", func(w http.ResponseWriter, r *http.Request) {
-		nwid, ok := parseNWID(r.PathValue("nwid"))
-		a, err := address.Parse(r.PathValue("addr"))
-		if !ok || err != nil {
-			writeJSON200(w, http.StatusNotFound, map[string]any{})
+		nwid, a, ok := memberPath(w, r)
+		if !ok {
 			return
 		}
 		m, err := c.DeleteMember(nwid, a)
@@ -209,6 +203,18 @@ func (c *Controller) createRandom(w http.ResponseWriter, body []byte) {
 		return
 	}
 	writeJSON200(w, http.StatusOK, rec)
+}
+
+// memberPath reads a member route's network id and address; when either is
+// malformed it answers 404, as ZeroTier One does, and reports false.
+func memberPath(w http.ResponseWriter, r *http.Request) (uint64, address.Address, bool) {
+	nwid, ok := parseNWID(r.PathValue("nwid"))
+	a, err := address.Parse(r.PathValue("addr"))
+	if !ok || err != nil {
+		writeJSON200(w, http.StatusNotFound, map[string]any{})
+		return 0, 0, false
+	}
+	return nwid, a, true
 }
 
 func parseNWID(s string) (uint64, bool) {
