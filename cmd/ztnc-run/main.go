@@ -15,6 +15,7 @@ import (
 	"os/signal"
 	"runtime/debug"
 	"runtime/pprof"
+	"runtime/trace"
 	"strings"
 	"syscall"
 	"time"
@@ -250,6 +251,14 @@ func run(args []string) int {
 		if f, err := os.Create(path); err == nil {
 			pprof.StartCPUProfile(f)
 			defer pprof.StopCPUProfile()
+		}
+	}
+	if path := os.Getenv("ZTNC_TRACE"); path != "" {
+		// For developers: a Go execution trace (go tool trace), written at
+		// exit; -pprof=sched shows which wake-ups wait for a thread.
+		if f, err := os.Create(path); err == nil {
+			trace.Start(f)
+			defer trace.Stop()
 		}
 	}
 	sup, err := supervisor.New(st, log)
