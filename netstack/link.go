@@ -32,29 +32,68 @@ func newPortEndpoint(port Port) *portEndpoint {
 	return e
 }
 
-var framePool = sync.Pool{New: func() any { b := make([]byte, 0, 9000+header.EthernetMinimumSize); return &b }}
+// txBuf holds one WritePackets call's frames: the packets flattened, then
+// cut into segments where gVisor left that to us (gso.go).
+type txBuf struct {
+	flat   []byte
+	segs   []byte
+	frames [][]byte
+}
+
+var txPool = sync.Pool{New: func() any {
+	return &txBuf{flat: make([]byte, 0, gsoMaxSize+header.EthernetMinimumSize), segs: make([]byte, 0, 2*gsoMaxSize)}
+}}
 
 // WritePackets implements stack.LinkWriter: each packet, with its Ethernet
-// header, goes out as one frame.
+// header, goes out as one frame, or as several if it is an offloaded TCP
+// segment; all of them are handed to the port at once when it takes batches.
 func (e *portEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Error) {
-	bp := framePool.Get().(*[]byte)
-	defer framePool.Put(bp)
+	tb := txPool.Get().(*txBuf)
+	defer txPool.Put(tb)
+	tb.segs, tb.frames = tb.segs[:0], tb.frames[:0]
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
-		f := (*bp)[:0]
+		start := len(tb.segs)
 		for _, s := range pkt.AsSlices() {
-			f = append(f, s...)
+			tb.segs = append(tb.segs, s...)
 		}
-		*bp = f
-		if err := e.port.WriteFrame(f); err != nil {
-			if n == 0 {
-				return 0, &tcpip.ErrClosedForSend{}
-			}
-			break
+		if pkt.GSOOptions.Type == stack.GSONone {
+			tb.frames = append(tb.frames, tb.segs[start:])
+			n++
+			continue
+		}
+		// Cut from a copy: the segments are appended to the same buffer.
+		tb.flat = append(tb.flat[:0], tb.segs[start:]...)
+		tb.segs = tb.segs[:start]
+		var err error
+		tb.segs, tb.frames, err = segmentTCP(tb.segs, tb.frames, tb.flat, int(pkt.GSOOptions.MSS))
+		if err != nil {
+			// Only a TCP segment can be offloaded, and its checksum is
+			// incomplete: sending it as is would only corrupt the flow.
+			continue
 		}
 		n++
 	}
+	if len(tb.frames) == 0 {
+		return n, nil
+	}
+	if err := e.write(tb.frames); err != nil {
+		return 0, &tcpip.ErrClosedForSend{}
+	}
 	return n, nil
+}
+
+// write sends frames in one call if the port takes batches.
+func (e *portEndpoint) write(frames [][]byte) error {
+	if bw, ok := e.port.(BatchPort); ok {
+		return bw.WriteFrames(frames)
+	}
+	for i, f := range frames {
+		if err := e.port.WriteFrame(f); err != nil && i == 0 {
+			return err
+		}
+	}
+	return nil
 }
 
 // packetOf wraps a frame in; false when it has no Ethernet header.

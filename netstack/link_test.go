@@ -3,16 +3,21 @@ package netstack
 import (
 	"bytes"
 	"crypto/rand"
+	"fmt"
 	"io"
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/checksum"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 )
 
 // pipePort is one end of a virtual cable: frames written reach the other
@@ -26,6 +31,59 @@ type pipePort struct {
 	wake  chan struct{}
 	recv  func([]byte)
 	done  chan struct{}
+
+	batches atomic.Int64 // WriteFrames calls
+	bad     atomic.Int64 // frames a real receiver would reject
+	lastBad atomic.Value
+}
+
+// checkWire checks what the receiving stack here does not (ports mark
+// checksums validated): size within the MTU and valid IP and TCP checksums.
+func checkWire(f []byte, mtu uint32) error {
+	const eth = header.EthernetMinimumSize
+	if len(f) > eth+int(mtu) {
+		return fmt.Errorf("frame of %d bytes over MTU %d", len(f), mtu)
+	}
+	var l4 []byte
+	var src, dst tcpip.Address
+	switch header.Ethernet(f).Type() {
+	case header.IPv4ProtocolNumber:
+		ip := header.IPv4(f[eth:])
+		if !ip.IsValid(len(f)-eth) || !ip.IsChecksumValid() || int(ip.TotalLength()) != len(f)-eth {
+			return fmt.Errorf("bad IPv4 header")
+		}
+		if ip.TransportProtocol() != header.TCPProtocolNumber {
+			return nil
+		}
+		l4, src, dst = ip.Payload(), ip.SourceAddress(), ip.DestinationAddress()
+	case header.IPv6ProtocolNumber:
+		ip := header.IPv6(f[eth:])
+		if !ip.IsValid(len(f)-eth) || int(ip.PayloadLength())+header.IPv6MinimumSize != len(f)-eth {
+			return fmt.Errorf("bad IPv6 header")
+		}
+		if ip.NextHeader() != uint8(header.TCPProtocolNumber) {
+			return nil
+		}
+		l4, src, dst = ip.Payload(), ip.SourceAddress(), ip.DestinationAddress()
+	default:
+		return nil
+	}
+	if checksum.Checksum(l4, header.PseudoHeaderChecksum(header.TCPProtocolNumber, src, dst, uint16(len(l4)))) != 0xffff {
+		return fmt.Errorf("bad TCP checksum")
+	}
+	return nil
+}
+
+// batchPipePort is a pipePort taking frames in batches, as a ZeroTier
+// network's port does.
+type batchPipePort struct{ *pipePort }
+
+func (p batchPipePort) WriteFrames(frames [][]byte) error {
+	p.batches.Add(1)
+	for _, f := range frames {
+		p.WriteFrame(f)
+	}
+	return nil
 }
 
 func newPipe() (*pipePort, *pipePort) {
@@ -43,6 +101,11 @@ func (p *pipePort) SetReceiver(recv func([]byte)) {
 }
 
 func (p *pipePort) WriteFrame(f []byte) error {
+	if err := checkWire(f, p.MTU()); err != nil {
+		p.bad.Add(1)
+		p.lastBad.Store(err.Error())
+		return nil // dropped, as a receiver would drop it
+	}
 	q := p.peer
 	q.mu.Lock()
 	q.queue = append(q.queue, append([]byte(nil), f...))
@@ -73,28 +136,48 @@ func (p *pipePort) run() {
 
 // A bulk transfer between two stacks over ports arrives whole (frames out
 // are written by the stack's own goroutines, frames in delivered by the
-// port's).
+// port's), in valid frames within the MTU whether the port takes frames one
+// at a time or in batches, over IPv4 and IPv6 (large TCP segments are cut
+// by us: gso.go).
 func TestBatchPortBulk(t *testing.T) {
+	for _, batch := range []bool{false, true} {
+		for _, v6 := range []bool{false, true} {
+			t.Run(fmt.Sprintf("batch=%v/v6=%v", batch, v6), func(t *testing.T) { bulk(t, batch, v6) })
+		}
+	}
+}
+
+func bulk(t *testing.T, batch, v6 bool) {
 	pa, pb := newPipe()
 	defer close(pa.done)
 	defer close(pb.done)
+	var porta, portb Port = pa, pb
+	if batch {
+		porta, portb = batchPipePort{pa}, batchPipePort{pb}
+	}
 	sa, sb := newLocal(t), newLocal(t)
-	na, err := sa.AttachPort("a", pa)
+	na, err := sa.AttachPort("a", porta)
 	if err != nil {
 		t.Fatal(err)
 	}
-	nb, err := sb.AttachPort("b", pb)
+	nb, err := sb.AttachPort("b", portb)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sa.AddAddress(na, netip.MustParsePrefix("10.5.0.1/24")); err != nil {
+	pfa, pfb := netip.MustParsePrefix("10.5.0.1/24"), netip.MustParsePrefix("10.5.0.2/24")
+	proto := ipv4.ProtocolNumber
+	if v6 {
+		pfa, pfb = netip.MustParsePrefix("fd00:5::1/64"), netip.MustParsePrefix("fd00:5::2/64")
+		proto = ipv6.ProtocolNumber
+	}
+	if err := sa.AddAddress(na, pfa); err != nil {
 		t.Fatal(err)
 	}
-	if err := sb.AddAddress(nb, netip.MustParsePrefix("10.5.0.2/24")); err != nil {
+	if err := sb.AddAddress(nb, pfb); err != nil {
 		t.Fatal(err)
 	}
-	addr := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{10, 5, 0, 2}), Port: 7001}
-	ln, err := gonet.ListenTCP(sb.Stack, addr, ipv4.ProtocolNumber)
+	addr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfb.Addr().AsSlice()), Port: 7001}
+	ln, err := gonet.ListenTCP(sb.Stack, addr, proto)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,17 +194,23 @@ func TestBatchPortBulk(t *testing.T) {
 		b, _ := io.ReadAll(c)
 		got <- b
 	}()
-	c, err := gonet.DialTCP(sa.Stack, addr, ipv4.ProtocolNumber)
+	c, err := gonet.DialTCP(sa.Stack, addr, proto)
 	if err != nil {
 		t.Fatal(err)
 	}
 	go func() { c.Write(data); c.Close() }()
 	select {
 	case b := <-got:
+		if n := pa.bad.Load() + pb.bad.Load(); n > 0 {
+			t.Fatalf("%d frames a receiver would drop, e.g. %v", n, pa.lastBad.Load())
+		}
 		if !bytes.Equal(b, data) {
 			t.Fatalf("received %d bytes, want the %d sent", len(b), len(data))
 		}
+		if batch && pa.batches.Load() == 0 {
+			t.Fatal("the batch port got no batch")
+		}
 	case <-time.After(60 * time.Second):
-		t.Fatal("transfer stalled")
+		t.Fatalf("transfer stalled (%d bad frames, e.g. %v)", pa.bad.Load()+pb.bad.Load(), pa.lastBad.Load())
 	}
 }

@@ -23,6 +23,14 @@ type Port interface {
 	SetReceiver(func(frame []byte))
 }
 
+// BatchPort is a Port that can send several frames in one call (one lock
+// and one system call for all of them, where a frame at a time costs one
+// each). It must not keep the frames.
+type BatchPort interface {
+	Port
+	WriteFrames(frames [][]byte) error
+}
+
 type portLink struct {
 	port Port
 	ep   *portEndpoint

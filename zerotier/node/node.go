@@ -116,6 +116,16 @@ type Node struct {
 	cacheTried     map[address.Address]time.Time // peers.d reads, one per queue lifetime
 	lastCacheClean time.Time
 
+	// A batch being armored (SendBatch): writeLocked queues here instead
+	// of writing.
+	batching bool
+	batch    []datagram
+
+	// wmu serializes socket writes, in the order packets were armored, so
+	// that a batch can be written after n.mu is let go.
+	wmu     sync.Mutex
+	writers []*batchWriter // per conn, under wmu
+
 	collisionOnce sync.Once
 	closeOnce     sync.Once
 	done          chan struct{}
@@ -192,6 +202,7 @@ func New(cfg Config) (*Node, error) {
 		// its window. (The kernel caps these at net.core.[rw]mem_max.)
 		c.SetReadBuffer(udpBuffer)
 		c.SetWriteBuffer(udpBuffer)
+		n.writers = append(n.writers, newBatchWriter(c))
 	}
 	if err := n.syncUpstreams(time.Now()); err != nil {
 		return nil, err

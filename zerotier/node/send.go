@@ -174,7 +174,8 @@ func (n *Node) sendHelloLocked(pr *peer.Peer, local int, to netip.AddrPort, now 
 }
 
 // writeLocked writes one datagram. (Held under n.mu only so that ordering
-// per destination matches send order; UDP writes do not block for long.)
+// per destination matches send order; UDP writes do not block for long.
+// wmu orders it after the writes of a batch armored before it: sendbatch.go.)
 func (n *Node) writeLocked(local int, to netip.AddrPort, b []byte) {
 	if local < 0 || local >= len(n.conns) {
 		return
@@ -183,7 +184,14 @@ func (n *Node) writeLocked(local int, to netip.AddrPort, b []byte) {
 	if to.Addr().Is4() && path0(c).Addr().Is6() {
 		to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port()) // dual-stack socket
 	}
-	if _, err := c.WriteToUDPAddrPort(b, to); err != nil {
+	if n.batching {
+		n.batch = append(n.batch, datagram{local, to, b}) // SendBatch writes it
+		return
+	}
+	n.wmu.Lock()
+	_, err := c.WriteToUDPAddrPort(b, to)
+	n.wmu.Unlock()
+	if err != nil {
 		n.log.Debug("UDP write", "to", to, "err", err)
 		return
 	}

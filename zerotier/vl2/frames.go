@@ -516,6 +516,15 @@ var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 
 // sendFrame is Switch::onLocalEthernet for a frame from our port.
 func (l *Layer) sendFrame(n *Network, frame []byte) error {
+	now := time.Now()
+	l.lock()
+	defer l.unlock()
+	return l.sendFrameLocked(n, frame, now, nil)
+}
+
+// sendFrameLocked sends one frame; a unicast FRAME is appended to batch
+// when there is one (sendbatch.go) and sent after l.mu otherwise.
+func (l *Layer) sendFrameLocked(n *Network, frame []byte, now time.Time, batch *[]node.Outgoing) error {
 	if len(frame) < 14 {
 		l.Counters.DropFrame.Add(1)
 		return nil
@@ -525,9 +534,6 @@ func (l *Layer) sendFrame(n *Network, frame []byte) error {
 	copy(src[:], frame[6:12])
 	et := binary.BigEndian.Uint16(frame[12:])
 	data := frame[14:]
-	now := time.Now()
-	l.lock()
-	defer l.unlock()
 	if n.left {
 		return ErrNoConfig
 	}
@@ -562,6 +568,10 @@ func (l *Layer) sendFrame(n *Network, frame []byte) error {
 		n.pushIfNeededLocked(peer, now)
 		payload := (&Frame{NetworkID: n.id, EtherType: et, Data: data}).Append(nil)
 		l.Counters.FramesOut.Add(1)
+		if batch != nil && peer != l.me.Address {
+			*batch = append(*batch, node.Outgoing{Dest: peer, Verb: packet.VerbFrame, Payload: payload})
+			return nil
+		}
 		l.later(func() { _ = l.Send(peer, packet.VerbFrame, payload) })
 		return nil
 	}
