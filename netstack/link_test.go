@@ -32,6 +32,8 @@ type pipePort struct {
 	recv  func([]byte)
 	done  chan struct{}
 
+	hold, release func() // set when the port is a holdingPipePort
+
 	batches atomic.Int64 // WriteFrames calls
 	bad     atomic.Int64 // frames a real receiver would reject
 	lastBad atomic.Value
@@ -72,6 +74,16 @@ func checkWire(f []byte, mtu uint32) error {
 		return fmt.Errorf("bad TCP checksum")
 	}
 	return nil
+}
+
+// holdingPipePort is a batchPipePort that holds deliveries around each run
+// of frames it delivers, as a ZeroTier network's port does around a read.
+type holdingPipePort struct{ batchPipePort }
+
+func (p holdingPipePort) SetHolder(hold, release func()) {
+	p.mu.Lock()
+	p.hold, p.release = hold, release
+	p.mu.Unlock()
 }
 
 // batchPipePort is a pipePort taking frames in batches, as a ZeroTier
@@ -127,9 +139,16 @@ func (p *pipePort) run() {
 		p.mu.Lock()
 		q := p.queue
 		p.queue = nil
+		hold, release := p.hold, p.release
 		p.mu.Unlock()
+		if hold != nil {
+			hold()
+		}
 		for _, f := range q {
 			p.recv(f)
+		}
+		if release != nil {
+			release()
 		}
 	}
 }
@@ -138,22 +157,26 @@ func (p *pipePort) run() {
 // are written by the stack's own goroutines, frames in delivered by the
 // port's), in valid frames within the MTU whether the port takes frames one
 // at a time or in batches, over IPv4 and IPv6 (large TCP segments are cut
-// by us: gso.go).
+// by us: gso.go), and with deliveries held and merged (gro.go).
 func TestBatchPortBulk(t *testing.T) {
-	for _, batch := range []bool{false, true} {
+	for _, mode := range []string{"frames", "batch", "hold"} {
 		for _, v6 := range []bool{false, true} {
-			t.Run(fmt.Sprintf("batch=%v/v6=%v", batch, v6), func(t *testing.T) { bulk(t, batch, v6) })
+			t.Run(fmt.Sprintf("%s/v6=%v", mode, v6), func(t *testing.T) { bulk(t, mode, v6) })
 		}
 	}
 }
 
-func bulk(t *testing.T, batch, v6 bool) {
+func bulk(t *testing.T, mode string, v6 bool) {
+	batch := mode != "frames"
 	pa, pb := newPipe()
 	defer close(pa.done)
 	defer close(pb.done)
 	var porta, portb Port = pa, pb
-	if batch {
+	switch mode {
+	case "batch":
 		porta, portb = batchPipePort{pa}, batchPipePort{pb}
+	case "hold":
+		porta, portb = holdingPipePort{batchPipePort{pa}}, holdingPipePort{batchPipePort{pb}}
 	}
 	sa, sb := newLocal(t), newLocal(t)
 	na, err := sa.AttachPort("a", porta)

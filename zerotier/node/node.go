@@ -74,6 +74,11 @@ type Config struct {
 	// the node's lock is released, possibly from several goroutines; nil
 	// leaves them counted as traffic and dropped.
 	VL2 func(VL2Packet)
+	// HoldDeliveries, if set, is called by each socket reader before it
+	// handles the datagrams of one read, and the function it returns after
+	// (vl2.Layer.HoldDeliveries: the frames of one read may go up the
+	// network stack together).
+	HoldDeliveries func() (release func())
 	// OnIdentityCollision is called once, outside the node's lock, when an
 	// upstream (root or moon) reports ERROR(IDENTITY_COLLISION): another
 	// identity holds our address. ZeroTier One then stops, sets its
@@ -303,9 +308,16 @@ func (n *Node) readLoop(i int, c *net.UDPConn) {
 			time.Sleep(10 * time.Millisecond) // transient (e.g. ICMP-induced) errors must not spin
 			continue
 		}
+		var release func()
+		if h := n.cfg.HoldDeliveries; h != nil {
+			release = h()
+		}
 		for j := 0; j < k; j++ {
 			b, from := br.datagram(j)
 			n.HandleDatagram(i, from, b)
+		}
+		if release != nil {
+			release()
 		}
 	}
 }

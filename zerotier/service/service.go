@@ -129,7 +129,7 @@ func Start(o Options) (*Service, error) {
 			default:
 			}
 		},
-		VL2:      layer.Handle,
+		VL2: layer.Handle, HoldDeliveries: layer.HoldDeliveries,
 		Identity: id, Topology: topo, Conns: []*net.UDPConn{udp}, AllowLoopback: true,
 		PingInterval: o.PingInterval, HelloRateLimit: o.HelloRateLimit, PhysicalPaths: lc.Physical,
 		OnUserMessage: o.OnUserMessage, Logger: log,

@@ -18,6 +18,8 @@ type Port struct {
 
 	mu       sync.Mutex
 	recv     func(frame []byte)
+	hold     func() // with release: the stack's receive offload (SetHolder)
+	release  func()
 	onChange []func()
 }
 
@@ -40,6 +42,15 @@ func (p *Port) MTU() uint32 {
 func (p *Port) SetReceiver(f func(frame []byte)) {
 	p.mu.Lock()
 	p.recv = f
+	p.mu.Unlock()
+}
+
+// SetHolder installs what the stack wants called around a run of frames
+// delivered together (netstack.HoldingPort): the frames the node's socket
+// reader takes in one read (Layer.HoldDeliveries).
+func (p *Port) SetHolder(hold, release func()) {
+	p.mu.Lock()
+	p.hold, p.release = hold, release
 	p.mu.Unlock()
 }
 
