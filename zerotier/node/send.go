@@ -137,8 +137,8 @@ func (n *Node) armorAndWriteLocked(pr *peer.Peer, local int, to netip.AddrPort, 
 	if expect {
 		n.expectLocked(p.ID(), now)
 	}
-	for _, d := range dgrams {
-		n.writeLocked(local, to, d)
+	for k, d := range dgrams {
+		n.writePieceLocked(local, to, d, k < len(dgrams)-1)
 	}
 	if pa := pr.FindPath(local, to); pa != nil {
 		pa.LastSend = now
@@ -177,6 +177,13 @@ func (n *Node) sendHelloLocked(pr *peer.Peer, local int, to netip.AddrPort, now 
 // per destination matches send order; UDP writes do not block for long.
 // wmu orders it after the writes of a batch armored before it: sendbatch.go.)
 func (n *Node) writeLocked(local int, to netip.AddrPort, b []byte) {
+	n.writePieceLocked(local, to, b, false)
+}
+
+// writePieceLocked is writeLocked for one datagram of a split packet; more
+// says that a later piece of the same packet follows, which lets a batch
+// send it ahead of other packets' last pieces (sendbatch.go).
+func (n *Node) writePieceLocked(local int, to netip.AddrPort, b []byte, more bool) {
 	if local < 0 || local >= len(n.conns) {
 		return
 	}
@@ -185,7 +192,7 @@ func (n *Node) writeLocked(local int, to netip.AddrPort, b []byte) {
 		to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port()) // dual-stack socket
 	}
 	if n.batching {
-		n.batch = append(n.batch, datagram{local, to, b}) // SendBatch writes it
+		n.batch = append(n.batch, datagram{local, to, b, more}) // SendBatch writes it
 		return
 	}
 	n.wmu.Lock()

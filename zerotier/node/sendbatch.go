@@ -1,14 +1,18 @@
 package node
 
 import (
+	"encoding/binary"
+	"errors"
 	"fmt"
 	"net"
 	"net/netip"
 	"sync"
 	"time"
+	"unsafe"
 
 	"golang.org/x/net/ipv4"
 	"golang.org/x/net/ipv6"
+	"golang.org/x/sys/unix"
 
 	"ztnc/zerotier/address"
 	"ztnc/zerotier/packet"
@@ -34,6 +38,7 @@ type datagram struct {
 	local int
 	to    netip.AddrPort
 	b     []byte
+	more  bool // a later piece of the same packet follows (writePieceLocked)
 }
 
 // SendBatch sends each packet as Send would, then writes all datagrams.
@@ -92,18 +97,153 @@ func (n *Node) writeBatch(batch []datagram) {
 	}
 }
 
+// UDP segmentation offload. Loopback or not, most of a datagram's kernel
+// cost on the send side is per packet handed to the IP layer (routing,
+// netfilter, the loopback hop), not per byte; with UDP_SEGMENT one sendmsg
+// carries several datagrams of one size to one address as a single packet
+// that is cut into the same datagrams only at the very end (on loopback, at
+// the receiving socket). The bytes of every datagram stay what they are; only
+// their order within a batch changes, and only so that no packet completes
+// later than before:
+//
+// A 2800-byte frame goes as a head of the path MTU and a shorter fragment,
+// so a batch in order is head,frag,head,frag,… and has no two equal sizes
+// in a row. Within a window of gsoWindow datagrams, the pieces that are not
+// their packet's last (heads, full fragments: all of the path MTU) go first,
+// then the last pieces in their original order; so packets complete at the
+// receiver in the order they were sent. Both reassemblers (packet.Assembler
+// and 1.14's Switch) take a packet's pieces in any order; they keep 32
+// incomplete packets, shared with all other traffic, and the window keeps
+// the number of packets left incomplete by the reordering well below that.
+const (
+	gsoWindow = 32 // datagrams
+	// gsoMaxSegs and gsoMaxBytes keep a send within the kernel's limits
+	// (UDP_MAX_SEGMENTS is 64 on older kernels; an IP packet's 64 KiB).
+	gsoMaxSegs  = 64
+	gsoMaxBytes = 65535 - 8 - 40
+)
+
 func (n *Node) writeMany(local int, ds []datagram) {
 	w := n.writers[local]
+	if w.noGSO {
+		n.writePlain(w, ds)
+		return
+	}
+	for len(ds) > 0 {
+		win := ds[:min(gsoWindow, len(ds))]
+		ds = ds[len(win):]
+		w.order = w.order[:0]
+		for _, d := range win {
+			if d.more {
+				w.order = append(w.order, d)
+			}
+		}
+		for _, d := range win {
+			if !d.more {
+				w.order = append(w.order, d)
+			}
+		}
+		n.writeGSO(w, w.order)
+	}
+	clear(w.order)
+}
+
+// writeGSO writes ds in order, each run of datagrams to one address whose
+// sizes are equal (the run's last may be shorter, as UDP_SEGMENT allows) as
+// one message, all messages with one sendmmsg.
+func (n *Node) writeGSO(w *batchWriter, ds []datagram) {
+	msgs, segs := w.msgs[:0], w.segs[:0]
+	for i := 0; i < len(ds); {
+		size, total := len(ds[i].b), len(ds[i].b)
+		j := i + 1
+		for j < len(ds) && j-i < gsoMaxSegs && ds[j].to == ds[i].to && len(ds[j].b) <= size &&
+			total+len(ds[j].b) <= gsoMaxBytes {
+			total += len(ds[j].b)
+			j++
+			if len(ds[j-1].b) < size {
+				break // a shorter datagram ends the run
+			}
+		}
+		m := ipv4.Message{Addr: w.addr(len(msgs), ds[i].to)}
+		k := len(msgs)
+		if k == len(w.bufs) {
+			w.bufs = append(w.bufs, nil)
+			w.oobs = append(w.oobs, nil)
+		}
+		bufs := w.bufs[k][:0]
+		for _, d := range ds[i:j] {
+			bufs = append(bufs, d.b)
+		}
+		w.bufs[k] = bufs
+		m.Buffers = bufs
+		if j-i > 1 {
+			w.oobs[k] = segmentCmsg(w.oobs[k][:0], size)
+			m.OOB = w.oobs[k]
+		}
+		msgs = append(msgs, m)
+		segs = append(segs, j-i)
+		i = j
+	}
+	w.msgs, w.segs = msgs, segs
+	defer func() {
+		for k := range msgs {
+			msgs[k] = ipv4.Message{} // drop references to the datagrams
+			clear(w.bufs[k])
+		}
+	}()
+	done := 0 // datagrams of ds written or given up on
+	for sent := 0; sent < len(msgs); {
+		k, err := w.write(msgs[sent:], 0)
+		k = max(k, 0) // -1 with an error
+		for _, s := range segs[sent : sent+k] {
+			n.Counters.TxDatagrams.Add(uint64(s))
+			done += s
+		}
+		sent += k
+		if err == nil || sent == len(msgs) {
+			continue
+		}
+		if segs[sent] > 1 && gsoRefused(err) {
+			// The kernel (or this socket's family) has no UDP_SEGMENT:
+			// never try again, and send the rest one by one.
+			n.log.Debug("UDP segmentation offload refused; sending datagrams one by one", "err", err)
+			w.noGSO = true
+			n.writePlain(w, ds[done:])
+			return
+		}
+		// As writeLocked: a datagram that cannot be written is lost, the
+		// rest still go.
+		n.log.Debug("UDP batch write", "to", ds[done].to, "err", err)
+		done += segs[sent]
+		sent++
+	}
+}
+
+// gsoRefused reports whether a send failed because of its UDP_SEGMENT
+// option rather than its destination.
+func gsoRefused(err error) bool {
+	return errors.Is(err, unix.EIO) || errors.Is(err, unix.EINVAL) || errors.Is(err, unix.ENOPROTOOPT) ||
+		errors.Is(err, unix.EOPNOTSUPP)
+}
+
+// segmentCmsg appends a UDP_SEGMENT control message giving the size of the
+// datagrams a send is to be cut into.
+func segmentCmsg(b []byte, size int) []byte {
+	off := len(b)
+	b = append(b, make([]byte, unix.CmsgSpace(2))...)
+	h := (*unix.Cmsghdr)(unsafe.Pointer(&b[off]))
+	h.Level = unix.SOL_UDP
+	h.Type = unix.UDP_SEGMENT
+	h.SetLen(unix.CmsgLen(2))
+	binary.NativeEndian.PutUint16(b[off+unix.CmsgLen(0):], uint16(size))
+	return b
+}
+
+// writePlain writes ds in order, one datagram per message.
+func (n *Node) writePlain(w *batchWriter, ds []datagram) {
 	msgs := w.msgs[:0]
 	for k, d := range ds {
-		if k == len(w.addrs) {
-			w.addrs = append(w.addrs, new(net.UDPAddr))
-		}
-		ua := w.addrs[k]
-		ua.IP = append(ua.IP[:0], d.to.Addr().AsSlice()...)
-		ua.Port = int(d.to.Port())
-		ua.Zone = d.to.Addr().Zone()
-		msgs = append(msgs, ipv4.Message{Buffers: [][]byte{d.b}, Addr: ua})
+		msgs = append(msgs, ipv4.Message{Buffers: [][]byte{d.b}, Addr: w.addr(k, d.to)})
 	}
 	w.msgs = msgs
 	for sent := 0; sent < len(msgs); {
@@ -128,6 +268,25 @@ type batchWriter struct {
 	write func([]ipv4.Message, int) (int, error) // ipv4.Message and ipv6.Message are one type
 	msgs  []ipv4.Message
 	addrs []*net.UDPAddr
+	// For UDP_SEGMENT sends: the window reordered, each message's
+	// buffers, control message and number of datagrams.
+	order []datagram
+	bufs  [][][]byte
+	oobs  [][]byte
+	segs  []int
+	noGSO bool // the kernel refused UDP_SEGMENT once
+}
+
+// addr is the k-th reused address of a batch, set to to.
+func (w *batchWriter) addr(k int, to netip.AddrPort) *net.UDPAddr {
+	if k == len(w.addrs) {
+		w.addrs = append(w.addrs, new(net.UDPAddr))
+	}
+	ua := w.addrs[k]
+	ua.IP = append(ua.IP[:0], to.Addr().AsSlice()...)
+	ua.Port = int(to.Port())
+	ua.Zone = to.Addr().Zone()
+	return ua
 }
 
 func newBatchWriter(c *net.UDPConn) *batchWriter {
