@@ -402,14 +402,22 @@ func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 // reapListeners closes the listeners every program has closed (their
 // AF_UNIX socket is gone), freeing their ports. It returns how many.
 func (s *Supervisor) reapListeners() int {
+	// A socket's state is read under its own lock, never with s.mu held
+	// (the other order is taken elsewhere).
 	s.mu.Lock()
-	var ls []*socket
+	all := make([]*socket, 0, len(s.socks))
 	for _, so := range s.socks {
+		all = append(all, so)
+	}
+	s.mu.Unlock()
+	var ls []*socket
+	for _, so := range all {
+		so.mu.Lock()
 		if so.state == stListening {
 			ls = append(ls, so)
 		}
+		so.mu.Unlock()
 	}
-	s.mu.Unlock()
 	if len(ls) == 0 {
 		return 0
 	}
