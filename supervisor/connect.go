@@ -141,9 +141,10 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		so.state = stConnected
 		so.reported = true
 		so.owner.pid, so.owner.fd = c.pid, fd
+		so.claimStreamLocked()
+		so.releaseLocked()
 		so.mu.Unlock()
 		unix.Close(dup)
-		so.release()
 		so.startStream()
 		c.ret(0)
 		return
@@ -214,6 +215,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 	if ok {
 		so.state = stConnected
 		so.reported = false
+		so.claimStreamLocked()
 		if sentinel > 0 {
 			discard(so.peerFd, sentinel)
 		}
@@ -230,6 +232,12 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 		}
 		peer, so.peer = so.peer, nil
 	}
+	// Not held any more either way: a failed socket cannot connect again,
+	// and the program's closing it must be seen (its epoll sets forget it).
+	// Dropped before the outcome is out, as the pumps are claimed: once the
+	// program knows, it may write and close, and a held copy would let the
+	// reaper take the socket for closed before the pump has read.
+	so.releaseLocked()
 	unix.Close(dup)
 	close(so.connDone)
 	so.mu.Unlock()
@@ -237,9 +245,6 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 		so.s.hup.unwatch(so)
 		peer.Close()
 	}
-	// Not held any more either way: a failed socket cannot connect again,
-	// and the program's closing it must be seen (its epoll sets forget it).
-	so.release()
 	if ok {
 		so.startStream()
 	}

@@ -63,11 +63,15 @@ func (so *socket) holdLocked(fd int) {
 // release drops the held copy: the program's closing it must be seen.
 func (so *socket) release() {
 	so.mu.Lock()
-	old, had := so.held, so.holding
-	so.holding = false
+	so.releaseLocked()
 	so.mu.Unlock()
-	if had {
-		unix.Close(old)
+}
+
+// releaseLocked is release with so.mu held.
+func (so *socket) releaseLocked() {
+	if so.holding {
+		unix.Close(so.held)
+		so.holding = false
 	}
 }
 

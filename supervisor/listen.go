@@ -367,6 +367,9 @@ func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 	unix.Fstat(nfd, &st)
 	ns := &socket{s: so.s, fam: so.fam, typ: so.typ, proto: so.proto, ep: p.ep, wq: p.wq,
 		ino: st.Ino, state: stConnected, reported: true, opts: map[optKey][]byte{}}
+	// Its pumps own its hang-up from the start: the program may write and
+	// close as soon as it has the fd, before they run.
+	ns.claimStreamLocked() // not shared yet: no lock needed
 	remote, _ := p.ep.GetRemoteAddress()
 	requeue := func() {
 		unix.Close(p.fd)

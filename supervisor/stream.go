@@ -49,14 +49,21 @@ func (p *pumpBuffer) release() {
 	}
 }
 
-// startStream carries a connected TCP socket's bytes between the program's
-// AF_UNIX end and the netstack endpoint, one goroutine per direction.
-// Half-close, EOF and reset travel both ways.
-func (so *socket) startStream() {
-	so.mu.Lock()
+// claimStreamLocked, with so.mu held, makes the pumps startStream starts
+// next the ones to handle the program's closing its end. It must come
+// before the program can see the socket connected (its connect answered,
+// its accept returned): a program may write and close at once, and a
+// hang-up seen before a pump was reading closed the socket with those bytes
+// unread (the remote read a bare EOF).
+func (so *socket) claimStreamLocked() {
 	so.reading = true
 	so.readerDone = make(chan struct{})
-	so.mu.Unlock()
+}
+
+// startStream carries a connected TCP socket's bytes between the program's
+// AF_UNIX end and the netstack endpoint, one goroutine per direction.
+// Half-close, EOF and reset travel both ways. claimStreamLocked came first.
+func (so *socket) startStream() {
 	go so.programToNet()
 	go so.netToProgram()
 }
