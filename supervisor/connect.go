@@ -114,7 +114,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		}
 		// A blocking connect restarted after a signal waits for the same
 		// attempt: never a second dial.
-		go so.awaitConnect(c, done)
+		spawn(func() { so.awaitConnect(c, done) })
 		return
 	}
 	if unspec {
@@ -166,17 +166,17 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 	sentinel := so.blockWrites(dup)
 	so.mu.Unlock()
 
-	go func() {
+	spawn(func() {
 		<-ch
 		so.wq.EventUnregister(&e)
 		so.finishConnect(addr, dup, sentinel)
-	}()
+	})
 	so.s.log.Debug("connect started", "ino", so.ino, "pid", c.pid, "nonblock", nonblock)
 	if nonblock {
 		c.fail(unix.EINPROGRESS)
 		return
 	}
-	go so.awaitConnect(c, done)
+	spawn(func() { so.awaitConnect(c, done) })
 }
 
 // blockWrites keeps a non-blocking connect's socket unwritable until the
@@ -186,10 +186,9 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 func (so *socket) blockWrites(dup int) int {
 	so.sndbuf, _ = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF)
 	unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
-	filler := make([]byte, 16<<10)
 	n := 0
 	for {
-		m, err := unix.SendmsgN(dup, filler, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		m, err := unix.SendmsgN(dup, filler[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
 		if m > 0 {
 			n += m
 		}
@@ -198,6 +197,9 @@ func (so *socket) blockWrites(dup int) int {
 		}
 	}
 }
+
+// filler is only ever sent, never written: one for all connects.
+var filler [16 << 10]byte
 
 // finishConnect records the outcome of a handshake and, on success, starts
 // carrying data.

@@ -65,7 +65,7 @@ func (h *hupWatcher) run() {
 			so := h.m[uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32]
 			h.mu.Unlock()
 			if so != nil {
-				go so.hangup()
+				spawn(so.hangup)
 			}
 		}
 	}

@@ -320,7 +320,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 	}
 	// A blocking listener: accept4 on our copy would block too, so it runs
 	// off the notification loop, after poll says a connection is queued.
-	go func() {
+	spawn(func() {
 		defer unix.Close(dup)
 		for c.waitFD(dup, unix.POLLIN) {
 			// Validity just checked: a call interrupted by a signal must not
@@ -340,7 +340,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 			so.deliver(c, nfd, addrPtr, lenPtr, flags)
 			return
 		}
-	}()
+	})
 }
 
 // deliver hands the accepted AF_UNIX socket nfd to the program as the new

@@ -64,8 +64,8 @@ func (so *socket) claimStreamLocked() {
 // AF_UNIX end and the netstack endpoint, one goroutine per direction.
 // Half-close, EOF and reset travel both ways. claimStreamLocked came first.
 func (so *socket) startStream() {
-	go so.programToNet()
-	go so.netToProgram()
+	spawn(so.programToNet)
+	spawn(so.netToProgram)
 }
 
 func (so *socket) programToNet() {
