@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -34,22 +35,65 @@ const pidfdThread = unix.O_EXCL
 
 // takeFD copies pid's fd into the supervisor.
 func takeFD(pid int, fd int) (int, error) {
-	pfd, err := unix.PidfdOpen(pid, pidfdThread)
-	if err != nil {
-		tgid, terr := threadGroup(pid)
-		if terr != nil {
-			return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	return pidfds.getfd(pid, fd)
+}
+
+// pidfdCache keeps the pidfds of the threads that called last: every
+// connect and accept takes an fd, and opening and closing a pidfd each time
+// was two of its system calls. A pidfd names one task, never a later one
+// with the same number: a stale entry fails (ESRCH) and is opened afresh.
+type pidfdCache struct {
+	mu sync.Mutex // held across pidfd_getfd: no entry closes while in use
+	m  map[int]int
+}
+
+const maxPidfds = 32
+
+var pidfds = pidfdCache{m: map[int]int{}}
+
+func (pc *pidfdCache) getfd(pid, fd int) (int, error) {
+	pc.mu.Lock()
+	defer pc.mu.Unlock()
+	if pfd, ok := pc.m[pid]; ok {
+		if nfd, err := unix.PidfdGetfd(pfd, fd, 0); err == nil {
+			return nfd, nil
 		}
-		if pfd, err = unix.PidfdOpen(tgid, 0); err != nil {
-			return -1, fmt.Errorf("pidfd_open %d: %w", tgid, err)
-		}
+		// Whatever failed, a fresh pidfd gives the answer that counts.
+		unix.Close(pfd)
+		delete(pc.m, pid)
 	}
-	defer unix.Close(pfd)
+	pfd, err := openPidfd(pid)
+	if err != nil {
+		return -1, err
+	}
 	nfd, err := unix.PidfdGetfd(pfd, fd, 0)
 	if err != nil {
+		unix.Close(pfd)
 		return -1, fmt.Errorf("pidfd_getfd %d/%d: %w", pid, fd, err)
 	}
+	if len(pc.m) >= maxPidfds {
+		for p, f := range pc.m {
+			unix.Close(f)
+			delete(pc.m, p)
+		}
+	}
+	pc.m[pid] = pfd
 	return nfd, nil
+}
+
+func openPidfd(pid int) (int, error) {
+	pfd, err := unix.PidfdOpen(pid, pidfdThread)
+	if err == nil {
+		return pfd, nil
+	}
+	tgid, terr := threadGroup(pid)
+	if terr != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", pid, err)
+	}
+	if pfd, err = unix.PidfdOpen(tgid, 0); err != nil {
+		return -1, fmt.Errorf("pidfd_open %d: %w", tgid, err)
+	}
+	return pfd, nil
 }
 
 func threadGroup(tid int) (int, error) {

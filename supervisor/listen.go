@@ -210,11 +210,9 @@ func (so *socket) moveAccepted(wait bool) bool {
 // kernel's accept queue). It reports false when the listener is gone.
 // Unless wait, a full backlog hands p to a goroutine that waits.
 func (so *socket) enqueue(p *pendingConn, wait bool) bool {
-	typ := unix.SOCK_STREAM | unix.SOCK_CLOEXEC
-	if !wait {
-		typ |= unix.SOCK_NONBLOCK
-	}
-	fd, err := unix.Socket(unix.AF_UNIX, typ, 0)
+	// Non-blocking at first: the usual connect, into a backlog with room,
+	// then runs under so.mu, which keeps so.lref open, and needs no copy of it.
+	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
@@ -237,18 +235,20 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		return false
 	}
 	so.pending[key] = p
-	// A copy of the way in: close may drop so.lref, and its number be
-	// reused, while connect blocks.
-	ref, err := unix.FcntlInt(uintptr(so.lref.fd), unix.F_DUPFD_CLOEXEC, 0)
-	so.mu.Unlock()
-	if err == nil {
-		for {
-			err = unix.Connect(fd, &unix.SockaddrUnix{Name: listenPath(ref)})
-			if err != unix.EINTR {
-				break
-			}
+	err = connectRetry(fd, listenPath(so.lref.fd))
+	if err == unix.EAGAIN && wait {
+		// A full backlog: wait for room without the lock, through a copy of
+		// the way in (close may drop so.lref, and its number be reused).
+		var ref int
+		ref, err = unix.FcntlInt(uintptr(so.lref.fd), unix.F_DUPFD_CLOEXEC, 0)
+		so.mu.Unlock()
+		if err == nil {
+			unix.SetNonblock(fd, false)
+			err = connectRetry(fd, listenPath(ref))
+			unix.Close(ref)
 		}
-		unix.Close(ref)
+	} else {
+		so.mu.Unlock()
 	}
 	if err != nil {
 		so.mu.Lock()
@@ -265,6 +265,16 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		return false
 	}
 	return true
+}
+
+// connectRetry connects fd to the AF_UNIX path, again after EINTR.
+func connectRetry(fd int, path string) error {
+	for {
+		err := unix.Connect(fd, &unix.SockaddrUnix{Name: path})
+		if err != unix.EINTR {
+			return err
+		}
+	}
 }
 
 // sysAccept: accept(fd, addr, addrlen) and accept4(…, flags).
@@ -306,9 +316,9 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 	}
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if fl&unix.O_NONBLOCK != 0 {
-		nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		nfd, _, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EAGAIN && so.moveAccepted(false) {
-			nfd, _, err = unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			nfd, _, err = unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		}
 		unix.Close(dup)
 		if err != nil {
@@ -329,7 +339,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 			if !c.valid() {
 				return
 			}
-			nfd, _, err := unix.Accept4(dup, unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			nfd, _, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 			if err == unix.EAGAIN || err == unix.EINTR {
 				continue
 			}
@@ -344,7 +354,8 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 }
 
 // deliver hands the accepted AF_UNIX socket nfd to the program as the new
-// connection, with its virtual peer address.
+// connection, with its virtual peer address. nfd was accepted with the
+// program's SOCK_NONBLOCK already.
 func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 	defer unix.Close(nfd)
 	sa, err := unix.Getpeername(nfd)
@@ -359,9 +370,6 @@ func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 	if p == nil {
 		c.fail(unix.ECONNABORTED)
 		return
-	}
-	if flags&unix.SOCK_NONBLOCK == 0 {
-		unix.SetNonblock(nfd, false)
 	}
 	var st unix.Stat_t
 	unix.Fstat(nfd, &st)
