@@ -64,7 +64,9 @@ func (h *hupWatcher) run() {
 			h.mu.Lock()
 			so := h.m[uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32]
 			h.mu.Unlock()
-			if so != nil {
+			// A pump still reading sees the hang-up itself: most closes
+			// then need no goroutine. (A busy lock: decide off this thread.)
+			if so != nil && (!so.mu.TryLock() || so.hangupNeeded()) {
 				spawn(so.hangup)
 			}
 		}
@@ -75,14 +77,20 @@ func (h *hupWatcher) run() {
 // reading the supervisor's end drains what the program wrote first.
 func (so *socket) hangup() {
 	so.mu.Lock()
+	if so.hangupNeeded() {
+		so.close()
+	}
+}
+
+// hangupNeeded reports, with so.mu held, whether a hang-up closes so; it
+// unlocks so.mu.
+func (so *socket) hangupNeeded() bool {
 	r := so.reading
 	// A listener's original pair is dropped at listen(); its hang-up can
 	// arrive just after. Listeners are reaped, not hung up.
 	listening := so.state == stListening
 	so.mu.Unlock()
-	if !r && !listening {
-		so.close()
-	}
+	return !r && !listening
 }
 
 // peerHungUp reports whether the program has closed its end entirely (as

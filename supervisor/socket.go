@@ -180,7 +180,8 @@ func (s *Supervisor) sysSocket(c *call) {
 
 // setPeer makes fd the supervisor's end, driven by Go's poller.
 func (so *socket) setPeer(fd int) {
-	unix.SetNonblock(fd, true)
+	// Our own fresh socket has no other status flags: one fcntl, not two.
+	unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK)
 	so.peerFd = fd
 	so.peer = os.NewFile(uintptr(fd), "ztnc-peer")
 }
