@@ -7,6 +7,11 @@ import "sync/atomic"
 // before its first byte; that was ~7% of the supervisor's CPU in a
 // new-connection benchmark. Finished workers instead wait for the next job
 // and keep their grown stacks.
+//
+// A job must leave its goroutine as it found it: in particular no thread
+// left locked, which asProgram does on purpose when it cannot restore the
+// supervisor's ids (the thread is meant to die with its goroutine). Calls
+// done as the program run on goroutines of their own, not here.
 
 const maxIdleWorkers = 64
 
