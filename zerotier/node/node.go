@@ -313,8 +313,12 @@ func (n *Node) readLoop(i int, c *net.UDPConn) {
 			release = h()
 		}
 		for j := 0; j < k; j++ {
-			b, from := br.datagram(j)
-			n.HandleDatagram(i, from, b)
+			b, seg, from := br.datagram(j)
+			if seg <= 0 || seg >= len(b) {
+				n.HandleDatagram(i, from, b)
+				continue
+			}
+			eachDatagram(b, seg, func(d []byte) { n.HandleDatagram(i, from, d) })
 		}
 		if release != nil {
 			release()

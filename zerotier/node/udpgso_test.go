@@ -47,7 +47,8 @@ func gsoBatch(to netip.AddrPort, packets int) []datagram {
 
 // sendAndReceive writes ds with the node's batch write and returns the
 // datagrams the receiver got, in arrival order, and the messages written.
-func sendAndReceive(t *testing.T, noGSO bool, ds []datagram) (got [][]byte, msgs, segmented int) {
+// With gro, the receiver reads as the node does, UDP_GRO on (batchread.go).
+func sendAndReceive(t *testing.T, noGSO, gro bool, ds []datagram) (got [][]byte, msgs, segmented int) {
 	t.Helper()
 	rx, err := net.ListenUDP("udp4", &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1)})
 	if err != nil {
@@ -81,8 +82,30 @@ func sendAndReceive(t *testing.T, noGSO bool, ds []datagram) (got [][]byte, msgs
 	n := &Node{log: slog.New(slog.NewTextHandler(io.Discard, nil)), writers: []*batchWriter{w}}
 
 	done := make(chan error, 1)
+	var br *batchReader
+	joinedReads := 0
+	if gro {
+		if br = newBatchReader(rx); !br.gro {
+			t.Skip("no UDP_GRO")
+		}
+	}
 	go func() {
 		buf := make([]byte, 65536)
+		for br != nil && len(got) < len(ds) {
+			rx.SetReadDeadline(time.Now().Add(5 * time.Second))
+			k, err := br.next()
+			if err != nil {
+				done <- fmt.Errorf("after %d of %d datagrams: %w", len(got), len(ds), err)
+				return
+			}
+			for j := 0; j < k; j++ {
+				b, seg, _ := br.datagram(j)
+				if seg > 0 && seg < len(b) {
+					joinedReads++
+				}
+				eachDatagram(b, seg, func(d []byte) { got = append(got, append([]byte(nil), d...)) })
+			}
+		}
 		for len(got) < len(ds) {
 			rx.SetReadDeadline(time.Now().Add(5 * time.Second))
 			k, err := rx.Read(buf)
@@ -97,6 +120,9 @@ func sendAndReceive(t *testing.T, noGSO bool, ds []datagram) (got [][]byte, msgs
 	n.writeBatch(ds)
 	if err := <-done; err != nil {
 		t.Fatal(err)
+	}
+	if gro && joinedReads == 0 {
+		t.Errorf("UDP_GRO on, but no read returned datagrams joined")
 	}
 	if c := n.Counters.TxDatagrams.Load(); c != uint64(len(ds)) {
 		t.Errorf("TxDatagrams = %d, want %d", c, len(ds))
@@ -113,7 +139,8 @@ func sorted(bs [][]byte) [][]byte {
 // TestBatchSegmentationOffload: a batch written with UDP_SEGMENT arrives as
 // exactly the datagrams the one-per-message path sends (none merged, cut
 // differently or lost), more than 64 of them and of odd sizes; packets
-// complete (their last piece arrives) in the order they were sent.
+// complete (their last piece arrives) in the order they were sent. The
+// node's reader, which reads a send's datagrams joined, cuts them apart.
 func TestBatchSegmentationOffload(t *testing.T) {
 	const packets = 60 // 150 datagrams: several windows
 	want := gsoBatch(netip.AddrPort{}, packets)
@@ -122,17 +149,21 @@ func TestBatchSegmentationOffload(t *testing.T) {
 		wantBytes = append(wantBytes, d.b)
 	}
 
-	plain, _, seg := sendAndReceive(t, true, gsoBatch(netip.AddrPort{}, packets))
+	plain, _, seg := sendAndReceive(t, true, false, gsoBatch(netip.AddrPort{}, packets))
 	if seg != 0 {
 		t.Fatalf("with GSO off, %d messages carried UDP_SEGMENT", seg)
 	}
-	got, msgs, seg := sendAndReceive(t, false, gsoBatch(netip.AddrPort{}, packets))
+	got, msgs, seg := sendAndReceive(t, false, false, gsoBatch(netip.AddrPort{}, packets))
 	if seg == 0 || msgs >= len(want) {
 		t.Fatalf("%d datagrams went as %d messages, %d of them segmented: no offload", len(want), msgs, seg)
 	}
 	t.Logf("%d datagrams in %d messages (%d segmented)", len(want), msgs, seg)
 
-	for name, g := range map[string][][]byte{"plain": plain, "offloaded": got} {
+	// The node's reader, which has the kernel keep a send's datagrams
+	// joined, cuts them apart again.
+	joined, _, _ := sendAndReceive(t, false, true, gsoBatch(netip.AddrPort{}, packets))
+
+	for name, g := range map[string][][]byte{"plain": plain, "offloaded": got, "offloaded, read joined": joined} {
 		if len(g) != len(want) {
 			t.Fatalf("%s: received %d datagrams, want %d", name, len(g), len(want))
 		}
@@ -153,19 +184,21 @@ func TestBatchSegmentationOffload(t *testing.T) {
 			last[binary.BigEndian.Uint32(d.b)] = int(d.b[4])
 		}
 	}
-	seen := map[uint32]int{}
-	next := uint32(0)
-	for _, b := range got {
-		p, i := binary.BigEndian.Uint32(b), int(b[4])
-		seen[p]++
-		if i == last[p] {
-			if p != next {
-				t.Fatalf("packet %d completed when packet %d was next", p, next)
+	for name, g := range map[string][][]byte{"offloaded": got, "offloaded, read joined": joined} {
+		seen := map[uint32]int{}
+		next := uint32(0)
+		for _, b := range g {
+			p, i := binary.BigEndian.Uint32(b), int(b[4])
+			seen[p]++
+			if i == last[p] {
+				if p != next {
+					t.Fatalf("%s: packet %d completed when packet %d was next", name, p, next)
+				}
+				if seen[p] != last[p]+1 {
+					t.Fatalf("%s: packet %d: last piece arrived before %d others", name, p, last[p]+1-seen[p])
+				}
+				next++
 			}
-			if seen[p] != last[p]+1 {
-				t.Fatalf("packet %d: last piece arrived before %d others", p, last[p]+1-seen[p])
-			}
-			next++
 		}
 	}
 }
