@@ -59,18 +59,20 @@ func (e *portEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 	tb.segs, tb.frames = tb.segs[:0], tb.frames[:0]
 	n := 0
 	for _, pkt := range pkts.AsSlice() {
-		start := len(tb.segs)
-		for _, s := range pkt.AsSlices() {
-			tb.segs = append(tb.segs, s...)
-		}
 		if pkt.GSOOptions.Type == stack.GSONone {
+			start := len(tb.segs)
+			for _, s := range pkt.AsSlices() {
+				tb.segs = append(tb.segs, s...)
+			}
 			tb.frames = append(tb.frames, tb.segs[start:])
 			n++
 			continue
 		}
-		// Cut from a copy: the segments are appended to the same buffer.
-		tb.flat = append(tb.flat[:0], tb.segs[start:]...)
-		tb.segs = tb.segs[:start]
+		// Flattened apart: its segments are appended to tb.segs.
+		tb.flat = tb.flat[:0]
+		for _, s := range pkt.AsSlices() {
+			tb.flat = append(tb.flat, s...)
+		}
 		var err error
 		tb.segs, tb.frames, err = segmentTCP(tb.segs, tb.frames, tb.flat, int(pkt.GSOOptions.MSS))
 		if err != nil {

@@ -6,7 +6,6 @@ import (
 	"io"
 	"os"
 	"sync"
-	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -351,28 +350,7 @@ func (c *call) sigpipe() {
 // socket's SO_RCVTIMEO or SO_SNDTIMEO (timeoOpt) bounds the wait, as the
 // kernel's would: then the call fails with EAGAIN (ping relies on it).
 func (c *call) retry(fd int, events int16, timeoOpt int, try func() bool) {
-	if try() {
-		unix.Close(fd)
-		return
-	}
-	var deadline time.Time
-	if tv, err := unix.GetsockoptTimeval(fd, unix.SOL_SOCKET, timeoOpt); err == nil && (tv.Sec != 0 || tv.Usec != 0) {
-		deadline = time.Now().Add(time.Duration(tv.Nano()))
-	}
-	go func() {
-		defer unix.Close(fd)
-		for c.waitFDUntil(fd, events, deadline) {
-			if !c.valid() {
-				return
-			}
-			if try() {
-				return
-			}
-		}
-		if !deadline.IsZero() && time.Now().After(deadline) && c.valid() {
-			c.fail(unix.EAGAIN)
-		}
-	}()
+	retryThen(c, fd, events, timeoOpt, try, func() {}, func() { c.fail(unix.EAGAIN) })
 }
 
 // received is one datagram taken for a trapped receive.
