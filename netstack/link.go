@@ -26,6 +26,11 @@ type portEndpoint struct {
 	onClose func()
 
 	gro groState // gro.go
+
+	// The stack and NIC the port is attached as (timewait.go); set before
+	// the NIC exists, so before any frame comes in.
+	stack *stack.Stack
+	nic   tcpip.NICID
 }
 
 func newPortEndpoint(port Port) *portEndpoint {
@@ -142,6 +147,7 @@ func (e *portEndpoint) receive(frame []byte) {
 	if d == nil {
 		return
 	}
+	e.endTimeWait(frame)
 	pkt, ok := e.packetOf(frame)
 	if !ok {
 		return

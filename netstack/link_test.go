@@ -118,7 +118,9 @@ func (p *pipePort) WriteFrame(f []byte) error {
 		p.lastBad.Store(err.Error())
 		return nil // dropped, as a receiver would drop it
 	}
+	p.mu.Lock()
 	q := p.peer
+	p.mu.Unlock()
 	q.mu.Lock()
 	q.queue = append(q.queue, append([]byte(nil), f...))
 	q.mu.Unlock()
@@ -127,6 +129,13 @@ func (p *pipePort) WriteFrame(f []byte) error {
 	default:
 	}
 	return nil
+}
+
+// setPeer moves the cable's other end to q (a restarted machine's port).
+func (p *pipePort) setPeer(q *pipePort) {
+	p.mu.Lock()
+	p.peer = q
+	p.mu.Unlock()
 }
 
 func (p *pipePort) run() {

@@ -1,0 +1,97 @@
+package netstack
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"net/netip"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+)
+
+// A client whose stack restarts reconnects from the ports it used before,
+// to a server that closed those connections first (its side is in
+// TIME-WAIT): every connect succeeds at once. The restarted stack's
+// sequence numbers come from a fresh secret, so about half the reused ports
+// get a SYN below the old connection's, which gVisor alone drops for a
+// minute (timewait.go).
+func TestRestartedClientReusesPorts(t *testing.T) {
+	for _, v6 := range []bool{false, true} {
+		t.Run(fmt.Sprintf("v6=%v", v6), func(t *testing.T) { restartedClient(t, v6) })
+	}
+}
+
+func restartedClient(t *testing.T, v6 bool) {
+	pfs, pfc := netip.MustParsePrefix("10.6.0.1/24"), netip.MustParsePrefix("10.6.0.2/24")
+	proto := ipv4.ProtocolNumber
+	if v6 {
+		pfs, pfc = netip.MustParsePrefix("fd00:6::1/64"), netip.MustParsePrefix("fd00:6::2/64")
+		proto = ipv6.ProtocolNumber
+	}
+	ps, pc := newPipe()
+	defer close(ps.done)
+	server := newLocal(t)
+	ns, err := server.AttachPort("s", ps)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := server.AddAddress(ns, pfs); err != nil {
+		t.Fatal(err)
+	}
+	saddr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfs.Addr().AsSlice()), Port: 80}
+	ln, err := gonet.ListenTCP(server.Stack, saddr, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write([]byte("hi"))
+			c.Close() // the server closes first: TIME-WAIT is on its side
+		}
+	}()
+
+	const ports = 16
+	for run := 0; run < 2; run++ {
+		// A new client stack, on a new cable end, with the same address.
+		if run > 0 {
+			pc = &pipePort{mac: pc.mac, wake: make(chan struct{}, 1), done: make(chan struct{})}
+			ps.setPeer(pc)
+			pc.peer = ps
+		}
+		defer close(pc.done)
+		client := newLocal(t)
+		nc, err := client.AttachPort("c", pc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := client.AddAddress(nc, pfc); err != nil {
+			t.Fatal(err)
+		}
+		for i := 0; i < ports; i++ {
+			// Named NIC: the address is on the loopback too (AddAddress).
+			laddr := tcpip.FullAddress{NIC: nc, Addr: tcpip.AddrFromSlice(pfc.Addr().AsSlice()), Port: uint16(40000 + i)}
+			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+			c, err := gonet.DialTCPWithBind(ctx, client.Stack, laddr, saddr, proto)
+			cancel()
+			if err != nil {
+				t.Fatalf("run %d, port %d: connect: %v", run, laddr.Port, err)
+			}
+			c.SetReadDeadline(time.Now().Add(3 * time.Second))
+			if b, err := io.ReadAll(c); err != nil || string(b) != "hi" {
+				t.Fatalf("run %d, port %d: read %q, %v", run, laddr.Port, b, err)
+			}
+			c.Close()
+		}
+		client.Close()
+	}
+}
