@@ -2,7 +2,9 @@ package supervisor
 
 import (
 	"fmt"
+	"os"
 	"sync"
+	"syscall"
 
 	"golang.org/x/sys/unix"
 )
@@ -11,6 +13,9 @@ import (
 // supervisor's end then reports EPOLLHUP. One thread watches them all.
 type hupWatcher struct {
 	epfd int
+	// ep holds epfd, for waits in Go's poller (netpoll.go).
+	ep   *os.File
+	wait syscall.RawConn
 	mu   sync.Mutex
 	// Keyed by a serial number, not the fd: an event read just before its fd
 	// is closed and reused must not hang up the fd's next owner.
@@ -23,7 +28,12 @@ func newHupWatcher() (*hupWatcher, error) {
 	if err != nil {
 		return nil, fmt.Errorf("epoll_create1: %w", err)
 	}
-	h := &hupWatcher{epfd: fd, m: map[uint64]*socket{}}
+	ep, wait, err := pollable(fd, "hang-up epoll")
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	h := &hupWatcher{epfd: fd, ep: ep, wait: wait, m: map[uint64]*socket{}}
 	go h.run()
 	return h, nil
 }
@@ -50,11 +60,13 @@ func (h *hupWatcher) unwatch(so *socket) {
 func (h *hupWatcher) run() {
 	evs := make([]unix.EpollEvent, 64)
 	for {
-		n, err := unix.EpollWait(h.epfd, evs, -1)
-		if err != nil {
-			if err == unix.EINTR {
-				continue
-			}
+		var n int
+		var werr error
+		err := h.wait.Read(func(uintptr) bool {
+			n, werr = unix.EpollWait(h.epfd, evs, 0)
+			return werr != unix.EINTR && (werr != nil || n > 0)
+		})
+		if err != nil || werr != nil {
 			return
 		}
 		for _, ev := range evs[:n] {

@@ -69,17 +69,28 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 // a program is kept by listener — sockets are known by inode and each call
 // carries its own pid (in our pid namespace) and listener.
 func (s *Supervisor) Serve(lfd int) error {
-	defer unix.Close(lfd)
 	if err := setSyncWakeUp(lfd); err != nil {
 		s.log.Debug("sync wake-up unavailable", "err", err)
 	}
+	f, rc, err := pollable(lfd, "seccomp listener")
+	if err != nil {
+		unix.Close(lfd)
+		return err
+	}
+	defer f.Close()
 	pfd := []unix.PollFd{{Fd: int32(lfd), Events: unix.POLLIN}}
 	for {
-		pfd[0].Revents = 0
-		if _, err := unix.Poll(pfd, -1); err != nil {
-			if err == unix.EINTR {
-				continue
-			}
+		// Non-blocking looks, with waits in Go's poller (netpoll.go).
+		var perr error
+		err := rc.Read(func(uintptr) bool {
+			pfd[0].Revents = 0
+			_, perr = unix.Poll(pfd, 0)
+			return perr != unix.EINTR && (perr != nil || pfd[0].Revents != 0)
+		})
+		if err == nil {
+			err = perr
+		}
+		if err != nil {
 			return fmt.Errorf("poll seccomp listener: %w", err)
 		}
 		if pfd[0].Revents&unix.POLLIN == 0 {
