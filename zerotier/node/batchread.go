@@ -2,12 +2,14 @@ package node
 
 import (
 	"encoding/binary"
+	"fmt"
 	"net"
 	"net/netip"
+	"os"
+	"strconv"
+	"syscall"
 	"unsafe"
 
-	"golang.org/x/net/ipv4"
-	"golang.org/x/net/ipv6"
 	"golang.org/x/sys/unix"
 )
 
@@ -29,30 +31,66 @@ const maxCoalesced = 64 << 10
 // that came as one UDP_SEGMENT send (sendbatch.go) still joined, with their
 // size in a control message: one socket enqueue and one buffer instead of
 // one per datagram. datagram cuts them apart again.
+//
+// It calls recvmmsg itself, on message headers built once: most reads take
+// one datagram (a TCP handshake is a handful of small packets), and
+// x/net's ReadBatch rebuilt all 32 headers for each read and allocated a
+// net.UDPAddr for every message read.
 type batchReader struct {
-	msgs []ipv4.Message // ipv4.Message and ipv6.Message are one type
-	read func([]ipv4.Message, int) (int, error)
-	gro  bool
+	rc    syscall.RawConn
+	hdrs  []mmsghdr
+	bufs  [][]byte
+	iovs  []unix.Iovec
+	names []unix.RawSockaddrInet6 // big enough for either family
+	oobs  [][]byte
+	used  int // headers the last read filled (their lengths need a reset)
+	gro   bool
+
+	zoneIdx uint32 // the last IPv6 zone seen, and its name
+	zone    string
+
+	// The read function and its results, kept so that a read allocates
+	// no closure.
+	readFn func(fd uintptr) bool
+	k      int
+	err    error
 }
 
-func newBatchReader(c *net.UDPConn) *batchReader {
-	br := &batchReader{msgs: make([]ipv4.Message, batchSize), gro: enableGRO(c)}
+// mmsghdr is struct mmsghdr.
+type mmsghdr struct {
+	hdr unix.Msghdr
+	n   uint32
+	_   [4]byte
+}
+
+func newBatchReader(c *net.UDPConn) (*batchReader, error) {
+	rc, err := c.SyscallConn()
+	if err != nil {
+		return nil, fmt.Errorf("node: socket reader: %w", err)
+	}
+	br := &batchReader{rc: rc, gro: enableGRO(c),
+		hdrs: make([]mmsghdr, batchSize), bufs: make([][]byte, batchSize), iovs: make([]unix.Iovec, batchSize),
+		names: make([]unix.RawSockaddrInet6, batchSize), oobs: make([][]byte, batchSize)}
 	size := maxDatagram
 	if br.gro {
 		size = maxCoalesced
 	}
-	for i := range br.msgs {
-		br.msgs[i].Buffers = [][]byte{make([]byte, size)}
+	for i := range br.hdrs {
+		br.bufs[i] = make([]byte, size)
+		br.iovs[i].Base = &br.bufs[i][0]
+		br.iovs[i].SetLen(size)
+		h := &br.hdrs[i].hdr
+		h.Name = (*byte)(unsafe.Pointer(&br.names[i]))
+		h.Iov = &br.iovs[i]
+		h.SetIovlen(1)
 		if br.gro {
-			br.msgs[i].OOB = make([]byte, unix.CmsgSpace(4))
+			br.oobs[i] = make([]byte, unix.CmsgSpace(4))
+			h.Control = &br.oobs[i][0]
 		}
 	}
-	if path0(c).Addr().Is4() {
-		br.read = ipv4.NewPacketConn(c).ReadBatch
-	} else {
-		br.read = ipv6.NewPacketConn(c).ReadBatch
-	}
-	return br
+	br.used = batchSize
+	br.readFn = br.read
+	return br, nil
 }
 
 // enableGRO asks for UDP_GRO; false where the kernel has none (before 5.0).
@@ -73,22 +111,126 @@ func enableGRO(c *net.UDPConn) bool {
 // next reads at least one message; each (data, from) stays valid until the
 // following call.
 func (br *batchReader) next() (int, error) {
-	return br.read(br.msgs, 0)
+	br.reset()
+	br.k, br.err = 0, nil
+	if err := br.rc.Read(br.readFn); err != nil {
+		return 0, err
+	}
+	br.used = br.k
+	return br.k, br.err
+}
+
+// reset readies the headers the last read filled for the next.
+func (br *batchReader) reset() {
+	for i := range br.hdrs[:br.used] {
+		h := &br.hdrs[i].hdr
+		h.Namelen = unix.SizeofSockaddrInet6
+		if br.gro {
+			h.SetControllen(len(br.oobs[i]))
+		}
+	}
+	br.used = 0
+}
+
+// run reads until the socket fails or is closed, calling handle with the
+// number of messages of each read (see datagram; they are valid during the
+// call). It returns the error that ended it.
+//
+// Reading with next, each wake-up of the reader costs two recvmmsg: one
+// that reads, and after the datagrams are handled, one that finds the
+// socket empty before the reader waits. Here a read that did not fill the
+// batch emptied the socket (a non-blocking recvmmsg stops only there), and
+// any datagram that came later has made the socket ready again (the poller
+// keeps that readiness until this reader waits: the read is one long
+// RawConn.Read), so the reader waits right away.
+func (br *batchReader) run(handle func(k int)) error {
+	var err error
+	rerr := br.rc.Read(func(fd uintptr) bool {
+		for {
+			br.reset()
+			br.k, br.err = 0, nil
+			if !br.read(fd) {
+				return false // empty: wait until readable
+			}
+			if br.err != nil {
+				err = br.err
+				return true
+			}
+			br.used = br.k
+			handle(br.k)
+			if br.k < len(br.hdrs) {
+				return false
+			}
+		}
+	})
+	if rerr != nil {
+		return rerr
+	}
+	return err
+}
+
+// read is one recvmmsg; false asks the poller to wait for the socket.
+func (br *batchReader) read(fd uintptr) bool {
+	for {
+		k, _, errno := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(len(br.hdrs)), 0, 0, 0)
+		switch errno {
+		case 0:
+			br.k = int(k)
+			return true
+		case unix.EINTR:
+			continue
+		case unix.EAGAIN:
+			return false
+		}
+		br.err = os.NewSyscallError("recvmmsg", errno)
+		return true
+	}
 }
 
 // datagram returns the i-th message read: its data, the size of the
 // datagrams joined in it (0 if it is one datagram) and its sender.
 func (br *batchReader) datagram(i int) ([]byte, int, netip.AddrPort) {
-	m := &br.msgs[i]
-	var from netip.AddrPort
-	if ua, ok := m.Addr.(*net.UDPAddr); ok {
-		from = ua.AddrPort()
-	}
+	h := &br.hdrs[i]
 	seg := 0
 	if br.gro {
-		seg = groSize(m.OOB[:m.NN])
+		seg = groSize(br.oobs[i][:h.hdr.Controllen])
 	}
-	return m.Buffers[0][:m.N], seg, from
+	return br.bufs[i][:h.n], seg, br.sockaddrPort(&br.names[i], h.hdr.Namelen)
+}
+
+// sockaddrPort reads a sender's address as the kernel wrote it.
+func (br *batchReader) sockaddrPort(sa *unix.RawSockaddrInet6, l uint32) netip.AddrPort {
+	switch {
+	case sa.Family == unix.AF_INET && l >= unix.SizeofSockaddrInet4:
+		sa4 := (*unix.RawSockaddrInet4)(unsafe.Pointer(sa))
+		return netip.AddrPortFrom(netip.AddrFrom4(sa4.Addr), portOf(sa4.Port))
+	case sa.Family == unix.AF_INET6 && l >= unix.SizeofSockaddrInet6:
+		a := netip.AddrFrom16(sa.Addr)
+		if sa.Scope_id != 0 && a.Is6() {
+			a = a.WithZone(br.zoneName(sa.Scope_id))
+		}
+		return netip.AddrPortFrom(a, portOf(sa.Port))
+	}
+	return netip.AddrPort{}
+}
+
+// portOf converts a sockaddr's port (network byte order in memory).
+func portOf(p uint16) uint16 {
+	b := (*[2]byte)(unsafe.Pointer(&p))
+	return uint16(b[0])<<8 | uint16(b[1])
+}
+
+// zoneName names an interface index as net does (its name, else the
+// number); the last one is kept, as link-local senders mostly share one.
+func (br *batchReader) zoneName(idx uint32) string {
+	if idx == br.zoneIdx && br.zone != "" {
+		return br.zone
+	}
+	br.zoneIdx, br.zone = idx, strconv.Itoa(int(idx))
+	if ifi, err := net.InterfaceByIndex(int(idx)); err == nil {
+		br.zone = ifi.Name
+	}
+	return br.zone
 }
 
 // groSize finds the UDP_GRO control message's segment size.

@@ -292,22 +292,12 @@ const udpBuffer = 4 << 20
 
 func (n *Node) readLoop(i int, c *net.UDPConn) {
 	defer n.wg.Done()
-	br := newBatchReader(c)
-	for {
-		k, err := br.next()
-		if err != nil {
-			select {
-			case <-n.done:
-				return
-			default:
-			}
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			n.log.Warn("UDP read", "err", err)
-			time.Sleep(10 * time.Millisecond) // transient (e.g. ICMP-induced) errors must not spin
-			continue
-		}
+	br, err := newBatchReader(c)
+	if err != nil {
+		n.log.Error("UDP read", "err", err)
+		return
+	}
+	handle := func(k int) {
 		var release func()
 		if h := n.cfg.HoldDeliveries; h != nil {
 			release = h()
@@ -323,6 +313,19 @@ func (n *Node) readLoop(i int, c *net.UDPConn) {
 		if release != nil {
 			release()
 		}
+	}
+	for {
+		err := br.run(handle)
+		select {
+		case <-n.done:
+			return
+		default:
+		}
+		if errors.Is(err, net.ErrClosed) {
+			return
+		}
+		n.log.Warn("UDP read", "err", err)
+		time.Sleep(10 * time.Millisecond) // transient (e.g. ICMP-induced) errors must not spin
 	}
 }
 

@@ -85,7 +85,11 @@ func sendAndReceive(t *testing.T, noGSO, gro bool, ds []datagram) (got [][]byte,
 	var br *batchReader
 	joinedReads := 0
 	if gro {
-		if br = newBatchReader(rx); !br.gro {
+		var err error
+		if br, err = newBatchReader(rx); err != nil {
+			t.Fatal(err)
+		}
+		if !br.gro {
 			t.Skip("no UDP_GRO")
 		}
 	}
