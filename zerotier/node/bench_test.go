@@ -2,8 +2,10 @@ package node
 
 import (
 	"log/slog"
+	"syscall"
 	"testing"
 	"time"
+	"ztnc/zerotier/packet"
 )
 
 // BenchmarkHelloHandshake measures complete HELLO → OK(HELLO) exchanges per
@@ -49,5 +51,84 @@ func BenchmarkHelloHandshake(b *testing.B) {
 			}
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "handshakes/s")
 		})
+	}
+}
+
+// BenchmarkSmallPacket measures the node's cost per small packet (a
+// 100-byte FRAME payload, as a TCP handshake's segments are) between two
+// leaves on loopback with a direct path. oneway: a sends back to back (the
+// sender's cost per packet; b reads concurrently); pingpong: a sends, b's
+// VL2 handler answers, a waits for the answer (both directions, both nodes).
+func BenchmarkSmallPacket(b *testing.B) {
+	echo := make(chan struct{}, 1)
+	var nodes [3]*Node
+	root, leaves := startNetWith(b, 2, func(i int, c *Config) {
+		c.PingInterval = time.Hour
+		c.HelloRateLimit = -1
+		c.Logger = slog.New(slog.DiscardHandler)
+		switch i {
+		case 1:
+			c.VL2 = func(p VL2Packet) {
+				if p.Verb == packet.VerbFrame && len(p.Payload) > 0 && p.Payload[0] == 1 {
+					echo <- struct{}{}
+				}
+			}
+		case 2:
+			c.VL2 = func(p VL2Packet) {
+				if p.Verb == packet.VerbFrame && len(p.Payload) > 0 && p.Payload[0] == 2 {
+					nodes[2].Send(p.From.Address, packet.VerbFrame, pingPayload(1))
+				}
+			}
+		}
+	})
+	nodes[1], nodes[2] = leaves[0].Node, leaves[1].Node
+	waitReady(b, root, leaves)
+	x, y := leaves[0], leaves[1]
+	// A direct path between the leaves (the first packets go via the root).
+	waitFor(b, "direct path", func() bool {
+		x.Send(y.Address(), packet.VerbNOP, nil)
+		y.Send(x.Address(), packet.VerbNOP, nil)
+		return hasDirectPath(x.Node, y.Address()) && hasDirectPath(y.Node, x.Address())
+	})
+	b.Run("oneway", func(b *testing.B) {
+		p := pingPayload(0)
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			x.Send(y.Address(), packet.VerbFrame, p)
+		}
+	})
+	b.Run("pingpong", func(b *testing.B) {
+		p := pingPayload(2)
+		b.ReportAllocs()
+		defer reportCPU(b)()
+		for b.Loop() {
+			x.Send(y.Address(), packet.VerbFrame, p)
+			select {
+			case <-echo:
+			case <-time.After(time.Second):
+				b.Fatal("no answer within 1 s")
+			}
+		}
+	})
+}
+
+func pingPayload(kind byte) []byte {
+	p := make([]byte, 100)
+	p[0] = kind
+	return p
+}
+
+// reportCPU reports the process's CPU time (user and system, all threads:
+// both nodes) per operation; call its result when the loop is done.
+func reportCPU(b *testing.B) func() {
+	cpu := func() time.Duration {
+		var ru syscall.Rusage
+		syscall.Getrusage(syscall.RUSAGE_SELF, &ru)
+		return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
+	}
+	start := cpu()
+	return func() {
+		b.ReportMetric(float64(cpu()-start)/float64(b.N), "cpu-ns/op")
 	}
 }

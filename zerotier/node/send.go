@@ -37,14 +37,7 @@ func (n *Node) Send(dest address.Address, verb packet.Verb, payload []byte) erro
 		return ErrClosed
 	default:
 	}
-	now := time.Now()
-	n.mu.Lock()
-	defer n.mu.Unlock()
-	pr := n.peers[dest]
-	if pr == nil || !n.trySendLocked(pr, verb, payload, now) {
-		n.queueTxLocked(dest, verb, payload, now)
-		n.requestWhoisLocked(dest, now)
-	}
+	n.sendOne(Outgoing{dest, verb, payload})
 	return nil
 }
 
@@ -129,16 +122,20 @@ func (n *Node) armorAndWriteLocked(pr *peer.Peer, local int, to netip.AddrPort, 
 		n.log.Error("armor", "err", err)
 		return
 	}
-	dgrams, err := packet.Split(p, mtu)
-	if err != nil {
-		n.log.Error("fragment", "err", err)
-		return
-	}
 	if expect {
 		n.expectLocked(p.ID(), now)
 	}
-	for k, d := range dgrams {
-		n.writePieceLocked(local, to, d, k < len(dgrams)-1)
+	if len(p) <= mtu {
+		n.writePieceLocked(local, to, p, false) // what Split would return, without its slice
+	} else {
+		dgrams, err := packet.Split(p, mtu)
+		if err != nil {
+			n.log.Error("fragment", "err", err)
+			return
+		}
+		for k, d := range dgrams {
+			n.writePieceLocked(local, to, d, k < len(dgrams)-1)
+		}
 	}
 	if pa := pr.FindPath(local, to); pa != nil {
 		pa.LastSend = now
@@ -187,8 +184,7 @@ func (n *Node) writePieceLocked(local int, to netip.AddrPort, b []byte, more boo
 	if local < 0 || local >= len(n.conns) {
 		return
 	}
-	c := n.conns[local]
-	if to.Addr().Is4() && path0(c).Addr().Is6() {
+	if to.Addr().Is4() && path0(n.conns[local]).Addr().Is6() {
 		to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port()) // dual-stack socket
 	}
 	if n.batching {
@@ -196,9 +192,13 @@ func (n *Node) writePieceLocked(local int, to netip.AddrPort, b []byte, more boo
 		return
 	}
 	n.wmu.Lock()
-	_, err := c.WriteToUDPAddrPort(b, to)
+	n.writeOne(local, to, b)
 	n.wmu.Unlock()
-	if err != nil {
+}
+
+// writeOne writes one datagram; called with wmu held.
+func (n *Node) writeOne(local int, to netip.AddrPort, b []byte) {
+	if _, err := n.conns[local].WriteToUDPAddrPort(b, to); err != nil {
 		n.log.Debug("UDP write", "to", to, "err", err)
 		return
 	}

@@ -61,12 +61,38 @@ func (n *Node) SendBatch(out []Outgoing) error {
 	n.mu.Lock()
 	n.batch, n.batching = (*bp)[:0], true
 	for _, o := range out {
-		pr := n.peers[o.Dest]
-		if pr == nil || !n.trySendLocked(pr, o.Verb, o.Payload, now) {
-			n.queueTxLocked(o.Dest, o.Verb, o.Payload, now)
-			n.requestWhoisLocked(o.Dest, now)
-		}
+		n.sendLocked(o, now)
 	}
+	n.writeQueued(bp)
+	return nil
+}
+
+// sendOne is Send after its checks: a batch of one, so that its system
+// call too is made after n.mu is let go (a sendto on loopback runs the
+// receiving socket's wake-up inside the call, and whoever else wants n.mu,
+// such as the socket reader, would wait for all of it).
+func (n *Node) sendOne(o Outgoing) {
+	now := time.Now()
+	bp := batchPool.Get().(*[]datagram)
+	n.mu.Lock()
+	n.batch, n.batching = (*bp)[:0], true
+	n.sendLocked(o, now)
+	n.writeQueued(bp)
+}
+
+// sendLocked sends o by the normal send path (Switch::_trySend), or queues
+// it behind a WHOIS.
+func (n *Node) sendLocked(o Outgoing, now time.Time) {
+	pr := n.peers[o.Dest]
+	if pr == nil || !n.trySendLocked(pr, o.Verb, o.Payload, now) {
+		n.queueTxLocked(o.Dest, o.Verb, o.Payload, now)
+		n.requestWhoisLocked(o.Dest, now)
+	}
+}
+
+// writeQueued ends a batch begun under n.mu (which it unlocks): it writes
+// the datagrams queued in n.batch and returns the slice (from bp) to its pool.
+func (n *Node) writeQueued(bp *[]datagram) {
 	batch := n.batch
 	n.batch, n.batching = nil, false
 	// Writes keep the order packets were armored in (wmu is taken before
@@ -79,7 +105,6 @@ func (n *Node) SendBatch(out []Outgoing) error {
 	clear(batch) // drop references to the datagrams
 	*bp = batch[:0]
 	batchPool.Put(bp)
-	return nil
 }
 
 var batchPool = sync.Pool{New: func() any { b := make([]datagram, 0, 64); return &b }}
@@ -87,6 +112,13 @@ var batchPool = sync.Pool{New: func() any { b := make([]datagram, 0, 64); return
 // writeBatch writes queued datagrams, consecutive ones on the same socket
 // with one sendmmsg each. Called with wmu held.
 func (n *Node) writeBatch(batch []datagram) {
+	if len(batch) == 1 {
+		// One datagram (a small packet sent alone): sendto, without
+		// sendmmsg's message headers.
+		d := batch[0]
+		n.writeOne(d.local, d.to, d.b)
+		return
+	}
 	for i := 0; i < len(batch); {
 		j := i + 1
 		for j < len(batch) && batch[j].local == batch[i].local {
