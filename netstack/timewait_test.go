@@ -12,6 +12,8 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/stack"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 )
 
 // A client whose stack restarts reconnects from the ports it used before,
@@ -94,4 +96,51 @@ func restartedClient(t *testing.T, v6 bool) {
 		}
 		client.Close()
 	}
+}
+
+// A connection the server closed first leaves a TIME-WAIT endpoint, which
+// goes after timeWait, not Linux's minute (stack.go: each one is a whole
+// endpoint, and a busy server held a gigabyte of them).
+func TestTimeWaitEnds(t *testing.T) {
+	st := newLocal(t)
+	lo := tcpip.AddrFrom4([4]byte{127, 0, 0, 1})
+	saddr := tcpip.FullAddress{Addr: lo, Port: 7100}
+	ln, err := gonet.ListenTCP(st.Stack, saddr, ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	go func() {
+		if c, err := ln.Accept(); err == nil {
+			c.Close()
+		}
+	}()
+	laddr := tcpip.FullAddress{Addr: lo, Port: 40100}
+	c, err := gonet.DialTCPWithBind(context.Background(), st.Stack, laddr, saddr, ipv4.ProtocolNumber)
+	if err != nil {
+		t.Fatal(err)
+	}
+	io.ReadAll(c) // the server's FIN
+	c.Close()
+	id := stack.TransportEndpointID{LocalPort: 7100, LocalAddress: lo, RemotePort: 40100, RemoteAddress: lo}
+	state := func() tcp.EndpointState {
+		if ep, ok := st.FindTransportEndpoint(ipv4.ProtocolNumber, tcp.ProtocolNumber, id, LoopbackNIC).(*tcp.Endpoint); ok {
+			return tcp.EndpointState(ep.State())
+		}
+		return tcp.StateClose
+	}
+	start := time.Now()
+	for state() != tcp.StateTimeWait {
+		if time.Since(start) > 2*time.Second {
+			t.Fatalf("the server's side is in %v, not TIME-WAIT", state())
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	for state() == tcp.StateTimeWait {
+		if time.Since(start) > 10*time.Second {
+			t.Fatalf("still in TIME-WAIT after %v", time.Since(start))
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Logf("TIME-WAIT ended after %v", time.Since(start).Round(100*time.Millisecond))
 }
