@@ -20,6 +20,8 @@ type pendingConn struct {
 	ep tcpip.Endpoint
 	wq *waiter.Queue
 	fd int // the supervisor's AF_UNIX end, connected to the listener
+	// fd was made blocking, to wait for room in a full backlog
+	blocking bool
 }
 
 const somaxconn = 4096
@@ -241,6 +243,7 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		// the way in (close may drop so.lref, and its number be reused).
 		var ref int
 		ref, err = unix.FcntlInt(uintptr(so.lref.fd), unix.F_DUPFD_CLOEXEC, 0)
+		p.blocking = true // under so.mu, as deliver reads it
 		so.mu.Unlock()
 		if err == nil {
 			unix.SetNonblock(fd, false)
@@ -298,12 +301,14 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 		c.fail(unix.EINVAL)
 		return
 	}
+	var addrLen uint32 // *lenPtr, read once: deliver writes within it
 	if addrPtr != 0 {
 		l, e := readU32(c.pid, lenPtr)
 		if e != 0 {
 			c.fail(e)
 			return
 		}
+		addrLen = l
 		if int32(l) < 0 {
 			c.fail(unix.EINVAL)
 			return
@@ -325,7 +330,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 			c.fail(err.(unix.Errno))
 			return
 		}
-		so.deliver(c, nfd, addrPtr, lenPtr, flags)
+		so.deliver(c, nfd, addrPtr, lenPtr, addrLen, flags)
 		return
 	}
 	// A blocking listener: accept4 on our copy would block too, so it runs
@@ -347,16 +352,16 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 				c.fail(err.(unix.Errno))
 				return
 			}
-			so.deliver(c, nfd, addrPtr, lenPtr, flags)
+			so.deliver(c, nfd, addrPtr, lenPtr, addrLen, flags)
 			return
 		}
 	})
 }
 
 // deliver hands the accepted AF_UNIX socket nfd to the program as the new
-// connection, with its virtual peer address. nfd was accepted with the
-// program's SOCK_NONBLOCK already.
-func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
+// connection, with its virtual peer address (at most addrLen bytes of it).
+// nfd was accepted with the program's SOCK_NONBLOCK already.
+func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, addrLen uint32, flags int) {
 	defer unix.Close(nfd)
 	sa, err := unix.Getpeername(nfd)
 	var p *pendingConn
@@ -384,7 +389,7 @@ func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 		go so.enqueue(&pendingConn{ep: p.ep, wq: p.wq}, true)
 	}
 	if addrPtr != 0 {
-		if e := putAddr(c.pid, addrPtr, lenPtr, encodeAddr(remote, so.fam)); e != 0 {
+		if e := putAddrLen(c.pid, addrPtr, lenPtr, addrLen, encodeAddr(remote, so.fam)); e != 0 {
 			requeue()
 			c.fail(e)
 			return
@@ -404,8 +409,13 @@ func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, flags int) {
 		requeue()
 		return
 	}
-	ns.setPeer(p.fd)
-	so.s.hup.watch(ns)
+	if p.blocking {
+		ns.setPeer(p.fd)
+	} else {
+		ns.adoptPeer(p.fd) // made SOCK_NONBLOCK, and stayed so
+	}
+	// No hang-up watch: the pump reading it sees the program close it
+	// (programToNet watches it if it stops reading first).
 	ns.owner.pid, ns.owner.fd = c.pid, newfd
 	ns.startStream()
 }

@@ -78,6 +78,25 @@ func writeMem(pid int, addr uint64, b []byte) unix.Errno {
 	return 0
 }
 
+// writeMem2 writes a at addrA, then b at addrB, as writeMem would one after
+// the other (stopping at the first that faults), in one system call when it
+// can.
+func writeMem2(pid int, addrA uint64, a []byte, addrB uint64, b []byte) unix.Errno {
+	if fastMem() && len(a) > 0 && len(b) > 0 && addrA != 0 && addrB != 0 {
+		local := []unix.Iovec{{Base: &a[0], Len: uint64(len(a))}, {Base: &b[0], Len: uint64(len(b))}}
+		remote := []unix.RemoteIovec{{Base: uintptr(addrA), Len: len(a)}, {Base: uintptr(addrB), Len: len(b)}}
+		if m, err := unix.ProcessVMWritev(pid, local, remote, 0); err == nil && m == len(a)+len(b) {
+			return 0
+		}
+		// A fault or a short write: one at a time says which, and writes
+		// what the kernel would have.
+	}
+	if e := writeMem(pid, addrA, a); e != 0 {
+		return e
+	}
+	return writeMem(pid, addrB, b)
+}
+
 func readU32(pid int, addr uint64) (uint32, unix.Errno) {
 	b, e := readMem(pid, addr, 4)
 	if e != 0 {

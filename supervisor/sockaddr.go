@@ -106,12 +106,20 @@ func putAddr(pid int, addrPtr, lenPtr uint64, sa []byte) unix.Errno {
 	if e != 0 {
 		return e
 	}
+	return putAddrLen(pid, addrPtr, lenPtr, l, sa)
+}
+
+// putAddrLen is putAddr for a caller that has read *addrlen already (l).
+// The address and its length go out in one write to the program's memory.
+func putAddrLen(pid int, addrPtr, lenPtr uint64, l uint32, sa []byte) unix.Errno {
+	if addrPtr == 0 || lenPtr == 0 {
+		return 0
+	}
 	if int32(l) < 0 {
 		return unix.EINVAL
 	}
 	n := min(int(l), len(sa))
-	if e := writeMem(pid, addrPtr, sa[:n]); e != 0 {
-		return e
-	}
-	return writeU32(pid, lenPtr, uint32(len(sa)))
+	var lb [4]byte
+	binary.LittleEndian.PutUint32(lb[:], uint32(len(sa)))
+	return writeMem2(pid, addrPtr, sa[:n], lenPtr, lb[:])
 }

@@ -182,6 +182,11 @@ func (s *Supervisor) sysSocket(c *call) {
 func (so *socket) setPeer(fd int) {
 	// Our own fresh socket has no other status flags: one fcntl, not two.
 	unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK)
+	so.adoptPeer(fd)
+}
+
+// adoptPeer is setPeer for an fd that is non-blocking already.
+func (so *socket) adoptPeer(fd int) {
 	so.peerFd = fd
 	so.peer = os.NewFile(uintptr(fd), "ztnc-peer")
 }
@@ -241,6 +246,7 @@ func (so *socket) close() {
 	so.pending = nil
 	lref := so.lref
 	so.lref = nil
+	watched := so.watchID != 0
 	so.mu.Unlock()
 	lref.close()
 	s := so.s
@@ -254,7 +260,9 @@ func (so *socket) close() {
 		unix.Close(p.fd)
 	}
 	if peer != nil {
-		s.hup.unwatch(so)
+		if watched {
+			s.hup.unwatch(so)
+		}
 		peer.Close()
 	}
 	so.release()

@@ -99,6 +99,14 @@ func (so *socket) programToNet() {
 		return
 	}
 	closed := so.state == stClosed || so.peerHungUp()
+	if !closed && so.watchID == 0 {
+		// Only its writing side is shut (or the remote's went): the
+		// program's closing it is the hang-up watcher's to see now. An
+		// accepted socket is watched from here on only: while its pump
+		// reads, the watcher's events were all ignored. (A hang-up that
+		// came since peerHungUp is reported as the watch begins.)
+		so.s.hup.watch(so)
+	}
 	so.mu.Unlock()
 	if closed {
 		so.close()
