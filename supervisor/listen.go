@@ -218,17 +218,12 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 	if err != nil {
 		return false
 	}
-	// Autobind gives the socket a unique name, by which accept finds p.
-	if err := unix.Bind(fd, &unix.SockaddrUnix{}); err != nil {
+	// A unique name, by which accept finds p (accept4 returns it).
+	key, ok := bindPendingName(fd)
+	if !ok {
 		unix.Close(fd)
 		return false
 	}
-	sa, err := unix.Getsockname(fd)
-	if err != nil {
-		unix.Close(fd)
-		return false
-	}
-	key := sa.(*unix.SockaddrUnix).Name
 	p.fd = fd
 	so.mu.Lock()
 	if so.state != stListening {
@@ -321,16 +316,16 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 	}
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if fl&unix.O_NONBLOCK != 0 {
-		nfd, _, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		nfd, peer, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EAGAIN && so.moveAccepted(false) {
-			nfd, _, err = unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			nfd, peer, err = unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		}
 		unix.Close(dup)
 		if err != nil {
 			c.fail(err.(unix.Errno))
 			return
 		}
-		so.deliver(c, nfd, addrPtr, lenPtr, addrLen, flags)
+		so.deliver(c, nfd, peer, addrPtr, lenPtr, addrLen, flags)
 		return
 	}
 	// A blocking listener: accept4 on our copy would block too, so it runs
@@ -344,7 +339,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 			if !c.valid() {
 				return
 			}
-			nfd, _, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			nfd, peer, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 			if err == unix.EAGAIN || err == unix.EINTR {
 				continue
 			}
@@ -352,7 +347,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 				c.fail(err.(unix.Errno))
 				return
 			}
-			so.deliver(c, nfd, addrPtr, lenPtr, addrLen, flags)
+			so.deliver(c, nfd, peer, addrPtr, lenPtr, addrLen, flags)
 			return
 		}
 	})
@@ -360,13 +355,13 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 
 // deliver hands the accepted AF_UNIX socket nfd to the program as the new
 // connection, with its virtual peer address (at most addrLen bytes of it).
-// nfd was accepted with the program's SOCK_NONBLOCK already.
-func (so *socket) deliver(c *call, nfd int, addrPtr, lenPtr uint64, addrLen uint32, flags int) {
+// nfd was accepted with the program's SOCK_NONBLOCK already; peer is the
+// address accept4 gave, the name of our end (enqueue).
+func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr uint64, addrLen uint32, flags int) {
 	defer unix.Close(nfd)
-	sa, err := unix.Getpeername(nfd)
 	var p *pendingConn
-	if err == nil {
-		key := sa.(*unix.SockaddrUnix).Name
+	if sa, ok := peer.(*unix.SockaddrUnix); ok {
+		key := sa.Name
 		so.mu.Lock()
 		p = so.pending[key]
 		delete(so.pending, key)
