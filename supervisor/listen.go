@@ -277,10 +277,16 @@ func connectRetry(fd int, path string) error {
 
 // sysAccept: accept(fd, addr, addrlen) and accept4(…, flags).
 func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int) {
-	so := s.lookup(c, fdArg)
+	so, dup := s.lookupTake(c, fdArg)
 	if so == nil {
 		return
 	}
+	handedOn := false // dup is closed by the accept below
+	defer func() {
+		if !handedOn && dup >= 0 {
+			unix.Close(dup)
+		}
+	}()
 	if flags&^(unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC) != 0 {
 		c.fail(unix.EINVAL)
 		return
@@ -309,11 +315,14 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 			return
 		}
 	}
-	dup, err := so.progFD(c.pid, int(fdArg))
-	if err != nil {
-		c.fail(unix.EBADF)
-		return
+	if dup < 0 {
+		var err error
+		if dup, err = so.progFD(c.pid, int(fdArg)); err != nil {
+			c.fail(unix.EBADF)
+			return
+		}
 	}
+	handedOn = true
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	if fl&unix.O_NONBLOCK != 0 {
 		nfd, peer, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)

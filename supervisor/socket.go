@@ -1,6 +1,7 @@
 package supervisor
 
 import (
+	"errors"
 	"os"
 	"sync"
 
@@ -221,6 +222,50 @@ func (s *Supervisor) lookup(c *call, fd uint64) *socket {
 		return nil
 	}
 	return so
+}
+
+// lookupTake is lookup for a call that needs a copy of the caller's fd too
+// (accept): with pidfd_getfd, the copy comes first and an fstat of it finds
+// the socket, much cheaper than lookup's stat of /proc/PID/fd/N (~0.4 µs
+// against ~4.5 µs on the benchmark VM). It returns the socket and the copy,
+// for the caller to close, or nil when it answered the call itself; dup is
+// -1 when it took no copy (the caller then needs progFD).
+func (s *Supervisor) lookupTake(c *call, fd uint64) (so *socket, dup int) {
+	if !fastFDs() || int64(int32(fd)) < 0 || fd > 1<<31 {
+		return s.lookup(c, fd), -1
+	}
+	dup, err := takeFD(c.pid, int(fd))
+	if errors.Is(err, unix.EBADF) {
+		c.cont() // the kernel gives EBADF itself
+		return nil, -1
+	}
+	var st unix.Stat_t
+	if err != nil || unix.Fstat(dup, &st) != nil {
+		// Whatever else failed, lookup's way decides.
+		if err == nil {
+			unix.Close(dup)
+		}
+		return s.lookup(c, fd), -1
+	}
+	if st.Mode&unix.S_IFMT != unix.S_IFSOCK {
+		unix.Close(dup)
+		c.cont() // ENOTSOCK, from the kernel
+		return nil, -1
+	}
+	s.mu.Lock()
+	so = s.socks[st.Ino]
+	nl := s.nls[st.Ino]
+	s.mu.Unlock()
+	if nl != nil || so == nil {
+		unix.Close(dup)
+		if nl != nil {
+			s.nlCall(c, nl)
+		} else {
+			c.cont()
+		}
+		return nil, -1
+	}
+	return so, dup
 }
 
 // rekey records that the program's end of so now has inode ino.
