@@ -31,6 +31,9 @@ type portEndpoint struct {
 	// the NIC exists, so before any frame comes in.
 	stack *stack.Stack
 	nic   tcpip.NICID
+
+	// The stack's held flows (sendhold.go); nil for a bare endpoint.
+	holds *sendHolds
 }
 
 func newPortEndpoint(port Port) *portEndpoint {
@@ -86,6 +89,9 @@ func (e *portEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 			continue
 		}
 		n++
+	}
+	if e.holds != nil && e.holds.n.Load() > 0 {
+		tb.frames = e.holds.take(e, tb.frames)
 	}
 	if len(tb.frames) == 0 {
 		return n, nil

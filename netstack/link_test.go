@@ -32,7 +32,8 @@ type pipePort struct {
 	recv  func([]byte)
 	done  chan struct{}
 
-	hold, release func() // set when the port is a holdingPipePort
+	hold, release func()       // set when the port is a holdingPipePort
+	tap           func([]byte) // if set (before use), sees each valid frame written
 
 	batches atomic.Int64 // WriteFrames calls
 	bad     atomic.Int64 // frames a real receiver would reject
@@ -117,6 +118,9 @@ func (p *pipePort) WriteFrame(f []byte) error {
 		p.bad.Add(1)
 		p.lastBad.Store(err.Error())
 		return nil // dropped, as a receiver would drop it
+	}
+	if p.tap != nil {
+		p.tap(f)
 	}
 	p.mu.Lock()
 	q := p.peer

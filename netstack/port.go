@@ -45,7 +45,7 @@ func (st *Stack) AttachPort(name string, port Port) (tcpip.NICID, error) {
 	id := st.nextNIC
 	st.nextNIC++
 	st.mu.Unlock()
-	ep.stack, ep.nic = st.Stack, id
+	ep.stack, ep.nic, ep.holds = st.Stack, id, &st.holds
 	if err := st.CreateNICWithOptions(id, ep, stack.NICOptions{Name: name}); err != nil {
 		return 0, fmt.Errorf("netstack: NIC %s: %s", name, err)
 	}

@@ -32,6 +32,8 @@ type Stack struct {
 	nextNIC tcpip.NICID
 	routes  []tcpip.Route
 	ports   map[tcpip.NICID]*portLink
+
+	holds sendHolds // sendhold.go
 }
 
 // New returns a stack with IPv4, IPv6, ARP, TCP, UDP and ICMP echo, tuned as

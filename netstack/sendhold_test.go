@@ -1,0 +1,167 @@
+package netstack
+
+import (
+	"bytes"
+	"fmt"
+	"io"
+	"net/netip"
+	"sync"
+	"testing"
+	"time"
+
+	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
+	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
+	"gvisor.dev/gvisor/pkg/waiter"
+)
+
+// A connection that writes its last bytes and closes while its sends are
+// held sends them and its FIN in one segment (valid checksums, within the
+// MTU); the receiving stack reads the bytes, then EOF, and the sender's
+// side goes on to TIME-WAIT when the receiver closes too: gVisor takes the
+// one ACK of both.
+func TestHeldDataAndFinGoAsOne(t *testing.T) {
+	for _, size := range []int{148, 6000} {
+		for _, how := range []string{"shutdown", "close"} {
+			for _, ip := range []string{"v4", "v6", "v4-mapped"} {
+				t.Run(fmt.Sprintf("%d/%s/%s", size, how, ip), func(t *testing.T) { heldFin(t, size, how, ip) })
+			}
+		}
+	}
+}
+
+func heldFin(t *testing.T, size int, how, ipv string) {
+	pa, pb := newPipe()
+	defer close(pa.done)
+	defer close(pb.done)
+	var mu sync.Mutex
+	var out [][]byte // what a sends
+	pa.tap = func(f []byte) {
+		mu.Lock()
+		out = append(out, append([]byte(nil), f...))
+		mu.Unlock()
+	}
+	sa, sb := newLocal(t), newLocal(t)
+	na, err := sa.AttachPort("a", holdingPipePort{batchPipePort{pa}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	nb, err := sb.AttachPort("b", holdingPipePort{batchPipePort{pb}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	pfa, pfb := netip.MustParsePrefix("10.7.0.1/24"), netip.MustParsePrefix("10.7.0.2/24")
+	proto := ipv4.ProtocolNumber
+	if ipv == "v6" {
+		pfa, pfb = netip.MustParsePrefix("fd00:7::1/64"), netip.MustParsePrefix("fd00:7::2/64")
+		proto = ipv6.ProtocolNumber
+	}
+	if err := sa.AddAddress(na, pfa); err != nil {
+		t.Fatal(err)
+	}
+	if err := sb.AddAddress(nb, pfb); err != nil {
+		t.Fatal(err)
+	}
+	addr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfb.Addr().AsSlice()), Port: 7002}
+	ln, err := gonet.ListenTCP(sb.Stack, addr, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ln.Close()
+	data := bytes.Repeat([]byte("response "), size/9+1)[:size]
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(c) // the bytes, then EOF
+		got <- b
+		c.Close()
+	}()
+
+	var wq waiter.Queue
+	dial := addr
+	if ipv == "v4-mapped" {
+		proto = ipv6.ProtocolNumber
+		dial.Addr = tcpip.AddrFrom16(netip.AddrFrom4(pfb.Addr().As4()).As16())
+	}
+	ep, terr := sa.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
+	if terr != nil {
+		t.Fatal(terr)
+	}
+	we, ch := waiter.NewChannelEntry(waiter.WritableEvents)
+	wq.EventRegister(&we)
+	if terr := ep.Connect(dial); terr != nil {
+		if _, ok := terr.(*tcpip.ErrConnectStarted); !ok {
+			t.Fatal(terr)
+		}
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("connect timed out")
+		}
+	}
+	wq.EventUnregister(&we)
+
+	hold := sa.HoldSends(ep)
+	if _, terr := ep.Write(bytes.NewReader(data), tcpip.WriteOptions{}); terr != nil {
+		t.Fatal(terr)
+	}
+	if how == "close" {
+		ep.Close()
+	} else {
+		ep.Shutdown(tcpip.ShutdownWrite)
+	}
+	hold.Release()
+
+	select {
+	case b := <-got:
+		if !bytes.Equal(b, data) {
+			t.Fatalf("received %d bytes, want the %d sent", len(b), len(data))
+		}
+	case <-time.After(10 * time.Second):
+		t.Fatal("the receiver did not read the bytes and EOF")
+	}
+	if n := pa.bad.Load() + pb.bad.Load(); n > 0 {
+		t.Fatalf("%d frames a receiver would drop, e.g. %v", n, pa.lastBad.Load())
+	}
+	// The sender's FIN is acknowledged and the receiver's taken.
+	deadline := time.Now().Add(10 * time.Second)
+	for tcp.EndpointState(ep.State()) != tcp.StateTimeWait {
+		if time.Now().After(deadline) {
+			t.Fatalf("sender in state %v, want TIME-WAIT", tcp.EndpointState(ep.State()))
+		}
+		time.Sleep(5 * time.Millisecond)
+	}
+	if how != "close" {
+		ep.Close()
+	}
+
+	mu.Lock()
+	defer mu.Unlock()
+	fins := 0
+	for _, f := range out {
+		p, ok := parseTCPFrame(f)
+		if !ok {
+			continue
+		}
+		th := header.TCP(f[p.l4:])
+		if th.Flags()&header.TCPFlagFin == 0 {
+			continue
+		}
+		fins++
+		if p.data == len(f) {
+			t.Errorf("a bare FIN went out (seq %d)", th.SequenceNumber())
+		} else if !bytes.HasSuffix(data, f[p.data:]) {
+			t.Errorf("the FIN came with %d bytes that are not the data's last", len(f)-p.data)
+		}
+	}
+	if fins != 1 {
+		t.Errorf("%d segments with FIN went out, want 1", fins)
+	}
+}
