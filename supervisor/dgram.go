@@ -302,7 +302,7 @@ func (s *Supervisor) streamSend(c *call, so *socket, buf, n uint64, flags int) {
 	if !fastFDs() {
 		// No copy of a connected socket without pidfd_getfd: the bytes go to
 		// the connection directly (after what the pump already carries).
-		go so.epWrite(payload)
+		go so.epWrite(payload, nil)
 		c.ret(int64(len(payload)))
 		return
 	}

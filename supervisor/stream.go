@@ -3,12 +3,15 @@ package supervisor
 import (
 	"bytes"
 	"errors"
+	"io"
 	"sync"
 	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
+
+	"ztnc/netstack"
 )
 
 const pumpBuf = 64 << 10
@@ -72,20 +75,16 @@ func (so *socket) programToNet() {
 	defer close(so.readerDone)
 	pb := newPumpBuffer()
 	defer pb.release()
-	var rerr error
-	for {
-		buf := pb.buf()
-		n, err := so.peer.Read(buf)
-		if n > 0 {
-			if werr := so.epWrite(buf[:n]); werr != nil {
-				break
-			}
-			pb.filled(n)
+	r := &progReader{so: so, pb: pb}
+	rerr := r.run()
+	if r.pending > 0 {
+		if rerr == io.EOF {
+			// The program's last bytes, then its close or shutdown: the
+			// bytes and the FIN go as one segment (one datagram, one ACK).
+			r.hold = so.s.st.HoldSends(so.ep)
+			defer r.hold.Release()
 		}
-		if err != nil {
-			rerr = err
-			break
-		}
+		r.flush()
 	}
 	if errors.Is(rerr, unix.ECONNRESET) {
 		// The program closed with unread data: Linux answers with RST.
@@ -160,8 +159,10 @@ func (so *socket) epRead(buf []byte) (int, tcpip.Error) {
 	}
 }
 
-// epWrite writes all of b to the endpoint, waiting for send-buffer space.
-func (so *socket) epWrite(b []byte) tcpip.Error {
+// epWrite writes all of b to the endpoint, waiting for send-buffer space;
+// hold, if any, is released before waiting (the ACKs that make room answer
+// the frames it holds).
+func (so *socket) epWrite(b []byte, hold *netstack.SendHold) tcpip.Error {
 	var r bytes.Reader
 	for len(b) > 0 {
 		r.Reset(b)
@@ -176,6 +177,9 @@ func (so *socket) epWrite(b []byte) tcpip.Error {
 		e, ch := waiter.NewChannelEntry(waiter.WritableEvents | waiter.EventHUp | waiter.EventErr)
 		so.wq.EventRegister(&e)
 		if so.ep.Readiness(waiter.WritableEvents|waiter.EventHUp|waiter.EventErr) == 0 {
+			if hold != nil {
+				hold.Release()
+			}
 			<-ch
 		}
 		so.wq.EventUnregister(&e)

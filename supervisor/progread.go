@@ -1,0 +1,88 @@
+package supervisor
+
+import (
+	"io"
+
+	"golang.org/x/sys/unix"
+	"gvisor.dev/gvisor/pkg/tcpip"
+
+	"ztnc/netstack"
+)
+
+// progReader reads the program's end of a connected stream for
+// programToNet. The bytes of a read that did not fill the buffer wait for
+// the next read before they go to the endpoint: if that read says EOF, the
+// pump sends them with the FIN in one segment; if it finds nothing yet,
+// they go before the pump waits. The read after the bytes is the one the
+// pump made anyway (a non-blocking read, then the wait), so none is added.
+type progReader struct {
+	so      *socket
+	pb      *pumpBuffer
+	pending int   // bytes at the start of pb read and not yet written to the endpoint
+	n       int   // the last read's count
+	err     error // the last read's error: io.EOF at the end of the stream
+	werr    tcpip.Error
+	hold    netstack.SendHold     // the endpoint's frames held while the last bytes and the FIN are sent
+	fn      func(fd uintptr) bool // read, made once (a closure per read would be allocated)
+}
+
+// run reads until the end of the stream, an error, or a failed write to
+// the endpoint (then nil); pending bytes are left to the caller.
+func (r *progReader) run() error {
+	rc, err := r.so.peer.SyscallConn()
+	if err != nil {
+		return err
+	}
+	r.fn = r.read
+	for {
+		if err := rc.Read(r.fn); err != nil {
+			return err // closed, or the read deadline resetProgram sets
+		}
+		if r.werr != nil {
+			return nil
+		}
+		if r.err != nil {
+			return r.err
+		}
+		r.pending += r.n
+		if r.pending == len(r.pb.buf()) {
+			// A full buffer: more is likely there, and the buffer grows.
+			if r.flush() != nil {
+				return nil
+			}
+			r.pb.filled(len(r.pb.buf()))
+		}
+	}
+}
+
+// read is one read for rc.Read: true when it has something to report, false
+// to wait until the program writes (after sending what is pending).
+func (r *progReader) read(fd uintptr) bool {
+	for {
+		n, err := unix.Read(int(fd), r.pb.buf()[r.pending:])
+		switch {
+		case err == unix.EINTR:
+			continue
+		case err == unix.EAGAIN:
+			if r.pending > 0 && r.flush() != nil {
+				return true
+			}
+			return false
+		case err != nil:
+			r.n, r.err = 0, err
+		case n == 0:
+			r.n, r.err = 0, io.EOF
+		default:
+			r.n, r.err = n, nil
+		}
+		return true
+	}
+}
+
+// flush writes the pending bytes to the endpoint; a failure is kept in werr.
+func (r *progReader) flush() tcpip.Error {
+	n := r.pending
+	r.pending = 0
+	r.werr = r.so.epWrite(r.pb.buf()[:n], &r.hold)
+	return r.werr
+}
