@@ -10,10 +10,11 @@ import (
 
 // sysConnect: connect(fd, addr, addrlen).
 func (s *Supervisor) sysConnect(c *call) {
-	so, b := s.sockaddrCall(c)
+	so, b, dup := s.sockaddrCopy(c)
 	if so == nil {
 		return
 	}
+	defer func() { closeCopy(dup) }()
 	addr, unspec, e := decodeAddr(b, so.fam)
 	if e == 0 && !unspec && so.fam == unix.AF_INET6 && isV4Mapped(addr.Addr) && so.ep.SocketOptions().GetV6Only() {
 		c.fail(unix.ENETUNREACH)
@@ -28,7 +29,9 @@ func (s *Supervisor) sysConnect(c *call) {
 			c.fail(e)
 			return
 		}
-		so.connectStream(c, addr, unspec)
+		if so.connectStream(c, addr, unspec, dup) {
+			dup = -1
+		}
 		return
 	}
 	if unspec {
@@ -53,24 +56,35 @@ func (s *Supervisor) sysConnect(c *call) {
 // sockaddrCall starts connect and bind, which take (fd, addr, addrlen): it
 // finds the socket and reads the address. On nil it has answered the call.
 func (s *Supervisor) sockaddrCall(c *call) (*socket, []byte) {
-	so := s.lookup(c, c.args[0])
+	so, b, dup := s.sockaddrCopy(c)
+	closeCopy(dup)
+	return so, b
+}
+
+// sockaddrCopy is sockaddrCall that also returns the copy of the caller's fd
+// lookupTake made, if any, for the caller to close.
+func (s *Supervisor) sockaddrCopy(c *call) (*socket, []byte, int) {
+	so, dup := s.lookupTake(c, c.args[0])
 	if so == nil {
-		return nil, nil
+		return nil, nil, -1
 	}
 	alen := int(int32(c.args[2]))
 	if alen < 0 || alen > 128 {
+		closeCopy(dup)
 		c.fail(unix.EINVAL)
-		return nil, nil
+		return nil, nil, -1
 	}
 	b, e := readMem(c.pid, c.args[1], alen)
 	if e != 0 {
+		closeCopy(dup)
 		c.fail(e)
-		return nil, nil
+		return nil, nil, -1
 	}
 	if !c.valid() {
-		return nil, nil
+		closeCopy(dup)
+		return nil, nil, -1
 	}
-	return so, b
+	return so, b, dup
 }
 
 func (so *socket) disconnect() {
@@ -80,7 +94,9 @@ func (so *socket) disconnect() {
 	so.mu.Unlock()
 }
 
-func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
+// connectStream connects a stream socket. dup is a copy of the program's
+// fd (-1: none yet); it reports whether it took dup over.
+func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, dup int) bool {
 	so.mu.Lock()
 	switch so.state {
 	case stConnected:
@@ -88,46 +104,48 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 			so.reported = true
 			so.mu.Unlock()
 			c.ret(0)
-			return
+			return false
 		}
 		so.mu.Unlock()
 		c.fail(unix.EISCONN)
-		return
+		return false
 	case stListening:
 		so.mu.Unlock()
 		c.fail(unix.EISCONN)
-		return
+		return false
 	case stFailed:
 		if so.peer == nil {
 			// Its AF_UNIX pair is gone (that is how the failure was
 			// signalled); programs open a new socket to retry.
 			so.mu.Unlock()
 			c.fail(unix.ECONNABORTED)
-			return
+			return false
 		}
 	case stConnecting:
 		done := so.connDone
 		so.mu.Unlock()
-		if c.nonblocking(c.args[0]) {
+		if c.nonblockingFD(c.args[0], dup) {
 			c.fail(unix.EALREADY)
-			return
+			return false
 		}
 		// A blocking connect restarted after a signal waits for the same
 		// attempt: never a second dial.
 		spawn(func() { so.awaitConnect(c, done) })
-		return
+		return false
 	}
 	if unspec {
 		so.mu.Unlock()
 		c.ret(0)
-		return
+		return false
 	}
 	fd := int(c.args[0])
-	dup, err := so.progFDLocked(c.pid, fd)
-	if err != nil {
-		so.mu.Unlock()
-		c.fail(unix.EBADF)
-		return
+	if dup < 0 {
+		var err error
+		if dup, err = so.progFDLocked(c.pid, fd); err != nil {
+			so.mu.Unlock()
+			c.fail(unix.EBADF)
+			return true
+		}
 	}
 	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	nonblock := fl&unix.O_NONBLOCK != 0
@@ -147,14 +165,14 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 		unix.Close(dup)
 		so.startStream()
 		c.ret(0)
-		return
+		return true
 	case *tcpip.ErrConnectStarted:
 	default:
 		so.wq.EventUnregister(&e)
 		so.mu.Unlock()
 		unix.Close(dup)
 		c.fail(errnoOf(terr))
-		return
+		return true
 	}
 	so.state = stConnecting
 	so.soError = 0
@@ -174,9 +192,10 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool) {
 	so.s.log.Debug("connect started", "ino", so.ino, "pid", c.pid, "nonblock", nonblock)
 	if nonblock {
 		c.fail(unix.EINPROGRESS)
-		return
+		return true
 	}
 	spawn(func() { so.awaitConnect(c, done) })
+	return true
 }
 
 // blockWrites keeps a non-blocking connect's socket unwritable until the
@@ -303,5 +322,15 @@ func discard(fd int, n int) {
 // nonblocking reports whether the caller's fd is in non-blocking mode.
 func (c *call) nonblocking(fd uint64) bool {
 	fl, err := fdFlags(c.pid, int(fd))
+	return err == nil && fl&unix.O_NONBLOCK != 0
+}
+
+// nonblockingFD is nonblocking asking dup, a copy of fd, when there is one
+// (-1: none): one fcntl instead of reading /proc.
+func (c *call) nonblockingFD(fd uint64, dup int) bool {
+	if dup < 0 {
+		return c.nonblocking(fd)
+	}
+	fl, err := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
 	return err == nil && fl&unix.O_NONBLOCK != 0
 }
