@@ -187,7 +187,11 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 	spawn(func() {
 		<-ch
 		so.wq.EventUnregister(&e)
-		so.finishConnect(addr, dup, sentinel)
+		if so.finishConnect(addr, dup, sentinel) {
+			// This worker goes on as the outgoing pump: one hand-off less.
+			spawn(so.netToProgram)
+			so.programToNet()
+		}
 	})
 	so.s.log.Debug("connect started", "ino", so.ino, "pid", c.pid, "nonblock", nonblock)
 	if nonblock {
@@ -211,7 +215,11 @@ func (so *socket) blockWrites(dup int) int {
 		if m > 0 {
 			n += m
 		}
-		if err != nil || m == 0 {
+		// A short send is full already: it stopped where the next buffer
+		// did not fit (sk_wmem_alloc reached SO_SNDBUF, and POLLOUT needs
+		// a quarter of that); nobody reads our end before finishConnect.
+		// No second send to hear EAGAIN.
+		if err != nil || m < len(filler) {
 			return n
 		}
 	}
@@ -220,16 +228,16 @@ func (so *socket) blockWrites(dup int) int {
 // filler is only ever sent, never written: one for all connects.
 var filler [16 << 10]byte
 
-// finishConnect records the outcome of a handshake and, on success, starts
-// carrying data.
-func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
+// finishConnect records the outcome of a handshake. It reports whether the
+// pumps claimed for carrying data are to start (startStream's two).
+func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) bool {
 	terr := so.ep.Connect(addr) // asking again yields the outcome
 	so.s.log.Debug("connect finished", "ino", so.ino, "err", terr)
 	so.mu.Lock()
 	if so.state != stConnecting {
 		so.mu.Unlock()
 		unix.Close(dup)
-		return
+		return false
 	}
 	ok := terr == nil || isAlreadyConnected(terr)
 	var peer *os.File
@@ -266,9 +274,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) {
 		so.s.hup.unwatch(so)
 		peer.Close()
 	}
-	if ok {
-		so.startStream()
-	}
+	return ok
 }
 
 func isAlreadyConnected(err tcpip.Error) bool {
@@ -303,7 +309,11 @@ func (so *socket) awaitConnect(c *call, done chan struct{}) {
 
 // discard reads and drops exactly n bytes from fd.
 func discard(fd int, n int) {
-	buf := make([]byte, min(n, 64<<10))
+	// Into a pump's buffer: one connect's filler (~4.5 KiB) is not worth
+	// an allocation of its own.
+	bp := bufPool.Get().(*[]byte)
+	defer bufPool.Put(bp)
+	buf := *bp
 	for n > 0 {
 		m, err := unix.Read(fd, buf[:min(n, len(buf))])
 		if m > 0 {

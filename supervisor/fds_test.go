@@ -44,3 +44,25 @@ func TestFdInodeCopyAgreesWithProc(t *testing.T) {
 		closeCopy(dup)
 	}
 }
+
+// blockWrites stops at its first short send: the program's end must then
+// poll unwritable already, as after an EAGAIN.
+func TestBlockWritesLeavesNoRoom(t *testing.T) {
+	pair, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer unix.Close(pair[0])
+	defer unix.Close(pair[1])
+	so := &socket{}
+	if n := so.blockWrites(pair[0]); n == 0 {
+		t.Fatal("blockWrites wrote nothing")
+	}
+	p := []unix.PollFd{{Fd: int32(pair[0]), Events: unix.POLLOUT}}
+	if n, _ := unix.Poll(p, 0); n != 0 {
+		t.Fatalf("the program's end polls %#x after blockWrites, want not writable", p[0].Revents)
+	}
+	if _, err := unix.SendmsgN(pair[0], []byte{1}, nil, nil, unix.MSG_DONTWAIT); err != unix.EAGAIN {
+		t.Fatalf("a write after blockWrites: %v, want EAGAIN", err)
+	}
+}

@@ -50,11 +50,14 @@ func (h *hupWatcher) watch(so *socket) {
 	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_ADD, so.peerFd, &ev)
 }
 
+// unwatch forgets so; its caller closes so.peer next. No EPOLL_CTL_DEL:
+// closing the supervisor's end (the only file of it: ours, close-on-exec)
+// takes it out of the epoll set, one system call less per connection. An
+// event read before then finds its serial number gone.
 func (h *hupWatcher) unwatch(so *socket) {
 	h.mu.Lock()
 	delete(h.m, so.watchID)
 	h.mu.Unlock()
-	unix.EpollCtl(h.epfd, unix.EPOLL_CTL_DEL, so.peerFd, nil)
 }
 
 func (h *hupWatcher) run() {

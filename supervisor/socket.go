@@ -147,7 +147,9 @@ func (s *Supervisor) sysSocket(c *call) {
 	if so.stream() {
 		pairType = unix.SOCK_STREAM
 	}
-	pair, err := unix.Socketpair(unix.AF_UNIX, pairType|unix.SOCK_CLOEXEC, 0)
+	// A program's SOCK_NONBLOCK makes both ends non-blocking at once, as
+	// ours must be: no fcntl on either.
+	pair, err := unix.Socketpair(unix.AF_UNIX, pairType|unix.SOCK_CLOEXEC|flags&unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		ep.Close()
 		c.fail(err.(unix.Errno))
@@ -155,13 +157,14 @@ func (s *Supervisor) sysSocket(c *call) {
 	}
 	prog, mine := pair[0], pair[1]
 	defer unix.Close(prog)
-	if flags&unix.SOCK_NONBLOCK != 0 {
-		unix.SetNonblock(prog, true)
-	}
 	var st unix.Stat_t
 	unix.Fstat(prog, &st)
 	so.ino = st.Ino
-	so.setPeer(mine)
+	if flags&unix.SOCK_NONBLOCK != 0 {
+		so.adoptPeer(mine)
+	} else {
+		so.setPeer(mine)
+	}
 	s.add(so)
 	if !so.stream() {
 		so.startDatagram()

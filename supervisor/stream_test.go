@@ -103,7 +103,9 @@ func TestConnectAnsweredOnceThePumpOwnsTheClose(t *testing.T) {
 			unix.Close(prog)
 			unsafe <- why
 		}()
-		so.finishConnect(addr, dup, 0)
+		if so.finishConnect(addr, dup, 0) {
+			so.startStream()
+		}
 		if why := <-unsafe; why != "" {
 			t.Fatalf("round %d: connect answered while a close of the program's end would drop its data: %s", round, why)
 		}
