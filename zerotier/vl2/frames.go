@@ -347,20 +347,27 @@ func (n *Network) sendMulticastToLocked(to address.Address, f *MulticastFrame, n
 	l.later(func() { _ = l.Send(to, packet.VerbMulticastFrame, payload) })
 }
 
-// ruleFrame builds the rules view of a frame.
-func (n *Network) ruleFrame(inbound bool, peer uint64, src, dst [6]byte, et uint16, data []byte) *rules.Frame {
-	f := &rules.Frame{Inbound: inbound, Me: uint64(n.l.me.Address), MACSource: src, MACDest: dst, EtherType: et,
+// ruleFrame builds the rules view of a frame into f (the caller's: it
+// runs for every frame sent and received, and a frame, a tag map and
+// closures made here each time were most of a small frame's allocations).
+func (n *Network) ruleFrame(f *rules.Frame, inbound bool, peer uint64, src, dst [6]byte, et uint16, data []byte) {
+	*f = rules.Frame{Inbound: inbound, Me: uint64(n.l.me.Address), MACSource: src, MACDest: dst, EtherType: et,
 		Payload: data, ConfigFlags: n.conf.Flags}
 	if inbound {
 		f.ZTSource, f.ZTDest = peer, uint64(n.l.me.Address)
 	} else {
 		f.ZTSource, f.ZTDest = uint64(n.l.me.Address), peer
 	}
-	own := map[uint32]uint32{}
-	for _, t := range n.conf.Tags {
-		own[t.ID] = t.Value
+	if tags := n.conf.Tags; len(tags) > 0 {
+		f.OwnTag = func(id uint32) (uint32, bool) {
+			for i := len(tags) - 1; i >= 0; i-- { // the last of a repeated ID, as a map built in order
+				if tags[i].ID == id {
+					return tags[i].Value, true
+				}
+			}
+			return 0, false
+		}
 	}
-	f.OwnTag = func(id uint32) (uint32, bool) { v, ok := own[id]; return v, ok }
 	if m := n.members[address.Address(peer)]; m != nil && peer != 0 {
 		f.PeerTag = func(id uint32) (uint32, bool) {
 			t := m.tags[id]
@@ -382,49 +389,48 @@ func (n *Network) ruleFrame(inbound bool, peer uint64, src, dst [6]byte, et uint
 			}
 		}
 	}
-	ipThing, always := srcIP(et, data)
+	ipThing, hasIP, always := srcIP(et, data)
 	f.SenderIPAuth = always
 	for _, c := range coos {
 		if c.Owns(credential.MACThing(net.HardwareAddr(src[:]))) {
 			f.SenderMACAuth = true
 		}
-		if ipThing != nil && c.Owns(*ipThing) {
+		if hasIP && c.Owns(ipThing) {
 			f.SenderIPAuth = true
 		}
 	}
-	return f
 }
 
 // srcIP is the address whose ownership "sender IP authenticated" checks:
 // the IPv4/IPv6 source, the ARP sender, the target of a neighbour
 // advertisement; a neighbour solicitation always counts as authenticated.
-func srcIP(et uint16, data []byte) (*credential.Thing, bool) {
+func srcIP(et uint16, data []byte) (t credential.Thing, ok, always bool) {
 	switch {
 	case et == 0x0800 && len(data) >= 20:
-		t := credential.Thing{Type: credential.ThingIPv4}
+		t = credential.Thing{Type: credential.ThingIPv4}
 		copy(t.Value[:], data[12:16])
-		return &t, false
+		return t, true, false
 	case et == 0x86dd && len(data) >= 40:
-		t := credential.Thing{Type: credential.ThingIPv6}
+		t = credential.Thing{Type: credential.ThingIPv6}
 		if data[6] == 58 && len(data) >= 41 {
 			switch data[40] {
 			case 135:
-				return nil, true
+				return t, false, true
 			case 136:
 				if len(data) >= 64 {
 					copy(t.Value[:], data[48:64])
-					return &t, false
+					return t, true, false
 				}
 			}
 		}
 		copy(t.Value[:], data[8:24])
-		return &t, false
+		return t, true, false
 	case et == 0x0806 && len(data) >= 28:
-		t := credential.Thing{Type: credential.ThingIPv4}
+		t = credential.Thing{Type: credential.ThingIPv4}
 		copy(t.Value[:], data[14:18])
-		return &t, false
+		return t, true, false
 	}
-	return nil, false
+	return t, false, false
 }
 
 func absDiff(a, b int64) int64 {
@@ -440,7 +446,9 @@ func (n *Network) outboundAllowedLocked(src, dst [6]byte, et uint16, data []byte
 }
 
 func (n *Network) outboundRulesLocked(src, dst [6]byte, et uint16, data []byte, peer uint64, tee bool) bool {
-	f := n.ruleFrame(false, peer, src, dst, et, data)
+	var fr rules.Frame
+	f := &fr
+	n.ruleFrame(f, false, peer, src, dst, et, data)
 	v := rules.Evaluate(n.conf.Rules, f)
 	switch v.Result {
 	case rules.Accept, rules.SuperAccept:
@@ -464,7 +472,9 @@ func (n *Network) outboundRulesLocked(src, dst [6]byte, et uint16, data []byte, 
 
 // inboundVerdictLocked: 0 drop, 1 accept, 2 super-accept.
 func (n *Network) inboundVerdictLocked(peer address.Address, src, dst [6]byte, et uint16, data []byte) int {
-	f := n.ruleFrame(true, uint64(peer), src, dst, et, data)
+	var fr rules.Frame
+	f := &fr
+	n.ruleFrame(f, true, uint64(peer), src, dst, et, data)
 	v := rules.Evaluate(n.conf.Rules, f)
 	switch v.Result {
 	case rules.Accept:
