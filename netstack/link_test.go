@@ -192,26 +192,14 @@ func bulk(t *testing.T, mode string, v6 bool) {
 		porta, portb = holdingPipePort{batchPipePort{pa}}, holdingPipePort{batchPipePort{pb}}
 	}
 	sa, sb := newLocal(t), newLocal(t)
-	na, err := sa.AttachPort("a", porta)
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb, err := sb.AttachPort("b", portb)
-	if err != nil {
-		t.Fatal(err)
-	}
 	pfa, pfb := netip.MustParsePrefix("10.5.0.1/24"), netip.MustParsePrefix("10.5.0.2/24")
 	proto := ipv4.ProtocolNumber
 	if v6 {
 		pfa, pfb = netip.MustParsePrefix("fd00:5::1/64"), netip.MustParsePrefix("fd00:5::2/64")
 		proto = ipv6.ProtocolNumber
 	}
-	if err := sa.AddAddress(na, pfa); err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.AddAddress(nb, pfb); err != nil {
-		t.Fatal(err)
-	}
+	attachAt(t, sa, "a", porta, pfa)
+	attachAt(t, sb, "b", portb, pfb)
 	addr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfb.Addr().AsSlice()), Port: 7001}
 	ln, err := gonet.ListenTCP(sb.Stack, addr, proto)
 	if err != nil {

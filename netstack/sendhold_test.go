@@ -45,26 +45,14 @@ func heldFin(t *testing.T, size int, how, ipv string) {
 		mu.Unlock()
 	}
 	sa, sb := newLocal(t), newLocal(t)
-	na, err := sa.AttachPort("a", holdingPipePort{batchPipePort{pa}})
-	if err != nil {
-		t.Fatal(err)
-	}
-	nb, err := sb.AttachPort("b", holdingPipePort{batchPipePort{pb}})
-	if err != nil {
-		t.Fatal(err)
-	}
 	pfa, pfb := netip.MustParsePrefix("10.7.0.1/24"), netip.MustParsePrefix("10.7.0.2/24")
 	proto := ipv4.ProtocolNumber
 	if ipv == "v6" {
 		pfa, pfb = netip.MustParsePrefix("fd00:7::1/64"), netip.MustParsePrefix("fd00:7::2/64")
 		proto = ipv6.ProtocolNumber
 	}
-	if err := sa.AddAddress(na, pfa); err != nil {
-		t.Fatal(err)
-	}
-	if err := sb.AddAddress(nb, pfb); err != nil {
-		t.Fatal(err)
-	}
+	attachAt(t, sa, "a", holdingPipePort{batchPipePort{pa}}, pfa)
+	attachAt(t, sb, "b", holdingPipePort{batchPipePort{pb}}, pfb)
 	addr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfb.Addr().AsSlice()), Port: 7002}
 	ln, err := gonet.ListenTCP(sb.Stack, addr, proto)
 	if err != nil {

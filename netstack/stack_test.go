@@ -30,6 +30,19 @@ func newLocal(t *testing.T) *Stack {
 	return st
 }
 
+// attachAt adds a NIC on port to st, with prefix's address and subnet.
+func attachAt(t *testing.T, st *Stack, name string, port Port, prefix netip.Prefix) tcpip.NICID {
+	t.Helper()
+	nic, err := st.AttachPort(name, port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := st.AddAddress(nic, prefix); err != nil {
+		t.Fatal(err)
+	}
+	return nic
+}
+
 // An ICMP echo socket pinging the stack's own addresses gets its replies.
 func TestPingOwnAddresses(t *testing.T) {
 	st := newLocal(t)

@@ -38,13 +38,7 @@ func restartedClient(t *testing.T, v6 bool) {
 	ps, pc := newPipe()
 	defer close(ps.done)
 	server := newLocal(t)
-	ns, err := server.AttachPort("s", ps)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := server.AddAddress(ns, pfs); err != nil {
-		t.Fatal(err)
-	}
+	attachAt(t, server, "s", ps, pfs)
 	saddr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfs.Addr().AsSlice()), Port: 80}
 	ln, err := gonet.ListenTCP(server.Stack, saddr, proto)
 	if err != nil {
@@ -72,13 +66,7 @@ func restartedClient(t *testing.T, v6 bool) {
 		}
 		defer close(pc.done)
 		client := newLocal(t)
-		nc, err := client.AttachPort("c", pc)
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := client.AddAddress(nc, pfc); err != nil {
-			t.Fatal(err)
-		}
+		nc := attachAt(t, client, "c", pc, pfc)
 		for i := 0; i < ports; i++ {
 			// Named NIC: the address is on the loopback too (AddAddress).
 			laddr := tcpip.FullAddress{NIC: nc, Addr: tcpip.AddrFromSlice(pfc.Addr().AsSlice()), Port: uint16(40000 + i)}
