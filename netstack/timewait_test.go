@@ -10,6 +10,7 @@ import (
 
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
+	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 	"gvisor.dev/gvisor/pkg/tcpip/stack"
@@ -131,4 +132,29 @@ func TestTimeWaitEnds(t *testing.T) {
 		time.Sleep(50 * time.Millisecond)
 	}
 	t.Logf("TIME-WAIT ended after %v", time.Since(start).Round(100*time.Millisecond))
+}
+
+// Any frame in, however malformed, is looked at for a SYN that reopens a
+// TIME-WAIT without panicking; a SYN that does reopen one is in the seeds.
+func FuzzEndTimeWait(f *testing.F) {
+	for _, v6 := range []bool{false, true} {
+		f.Add(gsoFrame(v6, nil, nil, header.TCPFlagSyn))
+		f.Add(gsoFrame(v6, []byte{1, 1, 1, 1}, []byte("x"), header.TCPFlagSyn|header.TCPFlagAck))
+	}
+	f.Add([]byte{})
+	st, err := New()
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer st.Close()
+	nic, err := st.AttachPort("fuzz", NewNullPort(2800))
+	if err != nil {
+		f.Fatal(err)
+	}
+	st.mu.Lock()
+	e := st.ports[nic].ep
+	st.mu.Unlock()
+	f.Fuzz(func(t *testing.T, frame []byte) {
+		e.endTimeWait(frame)
+	})
 }
