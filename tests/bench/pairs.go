@@ -144,7 +144,7 @@ func pairsBench(ztncRun, dir string, rounds int) {
 	fmt.Printf("\nTwo programs on two hosts of one network: median of %d rounds, %d s each measure\n", rounds, secs)
 	fmt.Println("(ztnc nodes: each a ztnc-run --nwid, ZeroTier over UDP on 127.0.0.1; zerotier-one: two reference")
 	fmt.Println(" members with kernel taps in network namespaces. iperf3; wrk -t1 -c16 with a new connection per")
-	fmt.Println(" request against nginx; ping -i 0.2)")
+	fmt.Println(" request against nginx, and the machine's busy CPU time over its requests; ping -i 0.2)")
 	fmt.Println()
 	fmt.Printf("%-30s", "measure")
 	for _, p := range pairs {
@@ -162,6 +162,7 @@ func pairsBench(ztncRun, dir string, rounds int) {
 		{"TCP, 1 stream (Mbit/s)", "s1_Mbps", true},
 		{"TCP, 4 streams (Mbit/s)", "s4_Mbps", true},
 		{"HTTP new conns (req/s)", "rps", true},
+		{"HTTP CPU per request (us)", "cpu_us", false},
 		{"ping RTT avg (ms)", "rtt_ms", false},
 	} {
 		fmt.Printf("%-30s", r.name)
@@ -241,12 +242,40 @@ for i in $(seq 100); do ping -n -c 1 -W 1 %[1]s >/dev/null 2>&1 && break; sleep 
 m iperf3 -c %[1]s -p %[2]d -t 1 -J >/dev/null; sleep 1
 echo ==s1; m iperf3 -c %[1]s -p %[2]d -t %[4]d -J; sleep 1
 echo ==s4; m iperf3 -c %[1]s -p %[2]d -t %[4]d -P 4 -J
+echo ==cpu0; head -1 /proc/stat
 echo ==wrk; m wrk -t1 -c16 -d%[4]ds -H 'Connection: close' http://%[1]s:%[3]d/
+echo ==cpu1; head -1 /proc/stat
 echo ==ping; ping -n -q -c 10 -i 0.2 %[1]s
 `, host, ipPort, httpPort, secs)
 }
 
-var rpsRE = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+var (
+	rpsRE  = regexp.MustCompile(`Requests/sec:\s+([0-9.]+)`)
+	reqsRE = regexp.MustCompile(`([0-9]+) requests in`)
+)
+
+// clockTicks is the unit of /proc/stat: USER_HZ, 100 on every Linux ABI.
+const clockTicks = 100
+
+// busyTicks reads the first line of /proc/stat: the machine's CPU time
+// spent other than idle, in clock ticks.
+func busyTicks(line string) (float64, bool) {
+	f := strings.Fields(line)
+	if len(f) < 9 || f[0] != "cpu" {
+		return 0, false
+	}
+	var busy float64
+	for i, v := range f[1:9] {
+		n, err := strconv.ParseFloat(v, 64)
+		if err != nil {
+			return 0, false
+		}
+		if i != 3 && i != 4 { // idle, iowait
+			busy += n
+		}
+	}
+	return busy, true
+}
 
 // parsePair reads clientScript's output.
 func parsePair(out string) result {
@@ -274,6 +303,15 @@ func parsePair(out string) result {
 	}
 	if m := rpsRE.FindStringSubmatch(secs["wrk"]); m != nil {
 		r["rps"], _ = strconv.ParseFloat(m[1], 64)
+	}
+	// The whole machine's CPU time per request (both CPUs are busy: this
+	// is what a request costs, less noisy than the rate).
+	b0, ok0 := busyTicks(secs["cpu0"])
+	b1, ok1 := busyTicks(secs["cpu1"])
+	if m := reqsRE.FindStringSubmatch(secs["wrk"]); m != nil && ok0 && ok1 && b1 > b0 {
+		if n, _ := strconv.ParseFloat(m[1], 64); n > 0 {
+			r["cpu_us"] = (b1 - b0) * 1e6 / clockTicks / n
+		}
 	}
 	if _, v, ok := strings.Cut(secs["ping"], "rtt min/avg/max/mdev = "); ok {
 		if p := strings.Split(v, "/"); len(p) > 1 {
