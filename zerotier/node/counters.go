@@ -9,6 +9,7 @@ type Counters struct {
 	RxDatagrams   atomic.Uint64 // UDP datagrams read
 	RxPackets     atomic.Uint64 // packets authenticated and dispatched
 	TxDatagrams   atomic.Uint64 // UDP datagrams written
+	TxWrites      atomic.Uint64 // system calls that wrote them (sendto, sendmmsg)
 	Relayed       atomic.Uint64 // heads and fragments forwarded for others
 	DropMalformed atomic.Uint64 // not a well-formed packet, fragment or payload (incl. oversize)
 	DropAuth      atomic.Uint64 // MAC / AES-GMAC-SIV tag failure or unknown cipher
@@ -35,6 +36,7 @@ func (c *Counters) Snapshot() map[string]uint64 {
 		"rxDatagrams":   c.RxDatagrams.Load(),
 		"rxPackets":     c.RxPackets.Load(),
 		"txDatagrams":   c.TxDatagrams.Load(),
+		"txWrites":      c.TxWrites.Load(),
 		"relayed":       c.Relayed.Load(),
 		"dropMalformed": c.DropMalformed.Load(),
 		"dropAuth":      c.DropAuth.Load(),

@@ -18,6 +18,7 @@ import (
 	"net"
 	"net/netip"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"ztnc/zerotier/address"
@@ -121,10 +122,14 @@ type Node struct {
 	cacheTried     map[address.Address]time.Time // peers.d reads, one per queue lifetime
 	lastCacheClean time.Time
 
-	// A batch being armored (SendBatch): writeLocked queues here instead
-	// of writing.
+	// Datagrams armored but not yet written (flush.go): while batching
+	// (a Send or SendBatch), writePieceLocked queues here instead of
+	// writing. flushDue says the flusher has been woken for them.
 	batching bool
-	batch    []datagram
+	pending  []datagram
+	flushDue bool
+	flushOn  atomic.Bool // the flusher runs: single Sends may leave their datagrams pending
+	flush    chan struct{}
 
 	// wmu serializes socket writes, in the order packets were armored, so
 	// that a batch can be written after n.mu is let go.
@@ -198,6 +203,7 @@ func New(cfg Config) (*Node, error) {
 		confirmAt: map[confirmKey]time.Time{},
 		echoGate:  map[confirmKey]time.Time{},
 		done:      make(chan struct{}),
+		flush:     make(chan struct{}, 1),
 	}
 	for _, c := range cfg.Conns {
 		ap := path0(c)
@@ -251,6 +257,9 @@ func (n *Node) Start() {
 	}
 	n.wg.Add(1)
 	go n.timerLoop()
+	n.wg.Add(1)
+	n.flushOn.Store(true)
+	go n.flushLoop()
 }
 
 // Close stops the node and closes its sockets.

@@ -187,13 +187,18 @@ func (n *Node) writePieceLocked(local int, to netip.AddrPort, b []byte, more boo
 	if to.Addr().Is4() && path0(n.conns[local]).Addr().Is6() {
 		to = netip.AddrPortFrom(netip.AddrFrom16(to.Addr().As16()), to.Port()) // dual-stack socket
 	}
+	n.pending = append(n.pending, datagram{local, to, b, more})
 	if n.batching {
-		n.batch = append(n.batch, datagram{local, to, b, more}) // SendBatch writes it
-		return
+		return // the Send or SendBatch writes it (flush.go)
 	}
+	// Written at once: b may be the reader's buffer (a relayed packet),
+	// reused by its next read. Datagrams left pending go first, in order.
 	n.wmu.Lock()
-	n.writeOne(local, to, b)
+	n.writeBatch(n.pending)
 	n.wmu.Unlock()
+	clear(n.pending)
+	n.pending = n.pending[:0]
+	n.flushDue = false
 }
 
 // writeOne writes one datagram; called with wmu held.

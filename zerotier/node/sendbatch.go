@@ -41,7 +41,8 @@ type datagram struct {
 	more  bool // a later piece of the same packet follows (writePieceLocked)
 }
 
-// SendBatch sends each packet as Send would, then writes all datagrams.
+// SendBatch sends each packet as Send would, then writes all datagrams at
+// once, with any that single Sends left pending before them (flush.go).
 func (n *Node) SendBatch(out []Outgoing) error {
 	for _, o := range out {
 		if o.Dest == n.me.Address || o.Dest.IsReserved() {
@@ -57,27 +58,14 @@ func (n *Node) SendBatch(out []Outgoing) error {
 	default:
 	}
 	now := time.Now()
-	bp := batchPool.Get().(*[]datagram)
 	n.mu.Lock()
-	n.batch, n.batching = (*bp)[:0], true
+	n.batching = true
 	for _, o := range out {
 		n.sendLocked(o, now)
 	}
-	n.writeQueued(bp)
+	n.batching = false
+	n.writePending()
 	return nil
-}
-
-// sendOne is Send after its checks: a batch of one, so that its system
-// call too is made after n.mu is let go (a sendto on loopback runs the
-// receiving socket's wake-up inside the call, and whoever else wants n.mu,
-// such as the socket reader, would wait for all of it).
-func (n *Node) sendOne(o Outgoing) {
-	now := time.Now()
-	bp := batchPool.Get().(*[]datagram)
-	n.mu.Lock()
-	n.batch, n.batching = (*bp)[:0], true
-	n.sendLocked(o, now)
-	n.writeQueued(bp)
 }
 
 // sendLocked sends o by the normal send path (Switch::_trySend), or queues
@@ -90,14 +78,21 @@ func (n *Node) sendLocked(o Outgoing, now time.Time) {
 	}
 }
 
-// writeQueued ends a batch begun under n.mu (which it unlocks): it writes
-// the datagrams queued in n.batch and returns the slice (from bp) to its pool.
-func (n *Node) writeQueued(bp *[]datagram) {
-	batch := n.batch
-	n.batch, n.batching = nil, false
-	// Writes keep the order packets were armored in (wmu is taken before
-	// n.mu is let go), but the next sender need not wait for this one's
-	// system call.
+// writePending writes the pending datagrams (n.pending) and unlocks n.mu.
+// Writes keep the order packets were armored in (wmu is taken before n.mu
+// is let go), but the next sender need not wait for this one's system call
+// (a sendto on loopback runs the receiving socket's wake-up inside the
+// call, and whoever else wants n.mu, such as the socket reader, would wait
+// for all of it).
+func (n *Node) writePending() {
+	batch := n.pending
+	if len(batch) == 0 {
+		n.mu.Unlock()
+		return
+	}
+	bp := batchPool.Get().(*[]datagram)
+	n.pending = (*bp)[:0]
+	n.flushDue = false
 	n.wmu.Lock()
 	n.mu.Unlock()
 	n.writeBatch(batch)
@@ -113,6 +108,7 @@ var batchPool = sync.Pool{New: func() any { b := make([]datagram, 0, 64); return
 // with one sendmmsg each. Called with wmu held.
 func (n *Node) writeBatch(batch []datagram) {
 	if len(batch) == 1 {
+		n.Counters.TxWrites.Add(1)
 		// One datagram (a small packet sent alone): sendto, without
 		// sendmmsg's message headers.
 		d := batch[0]
@@ -226,6 +222,7 @@ func (n *Node) writeGSO(w *batchWriter, ds []datagram) {
 	done := 0 // datagrams of ds written or given up on
 	for sent := 0; sent < len(msgs); {
 		k, err := w.write(msgs[sent:], 0)
+		n.Counters.TxWrites.Add(1)
 		k = max(k, 0) // -1 with an error
 		for _, s := range segs[sent : sent+k] {
 			n.Counters.TxDatagrams.Add(uint64(s))
@@ -280,6 +277,7 @@ func (n *Node) writePlain(w *batchWriter, ds []datagram) {
 	w.msgs = msgs
 	for sent := 0; sent < len(msgs); {
 		k, err := w.write(msgs[sent:], 0)
+		n.Counters.TxWrites.Add(1)
 		if err != nil {
 			// As writeLocked: a datagram that cannot be written is lost,
 			// the rest still go.
