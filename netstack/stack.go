@@ -45,6 +45,7 @@ func New() (*Stack, error) {
 		// Connections to one of our own addresses on a non-loopback NIC are
 		// delivered locally, as the kernel does.
 		HandleLocal: true,
+		Clock:       newCoarseClock(), // coarseclock.go
 	})
 	if err := tune(s); err != nil {
 		return nil, err
