@@ -74,20 +74,7 @@ func TestTimeWaitTimersAreCoarse(t *testing.T) {
 	}
 	lo := tcpip.AddrFrom4([4]byte{127, 0, 0, 1})
 	saddr := tcpip.FullAddress{Addr: lo, Port: 7200}
-	ln, err := gonet.ListenTCP(st.Stack, saddr, ipv4.ProtocolNumber)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	serveThenClose(t, st, saddr, ipv4.ProtocolNumber, nil)
 	const conns = 50
 	for i := 0; i < conns; i++ {
 		c, err := gonet.DialTCP(st.Stack, saddr, ipv4.ProtocolNumber)

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/adapters/gonet"
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
@@ -41,6 +42,27 @@ func attachAt(t *testing.T, st *Stack, name string, port Port, prefix netip.Pref
 		t.Fatal(err)
 	}
 	return nic
+}
+
+// serveThenClose listens on addr of st and answers each connection with
+// greeting, then closes it first (its TIME-WAIT is on the server's side).
+func serveThenClose(t *testing.T, st *Stack, addr tcpip.FullAddress, proto tcpip.NetworkProtocolNumber, greeting []byte) {
+	t.Helper()
+	ln, err := gonet.ListenTCP(st.Stack, addr, proto)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	go func() {
+		for {
+			c, err := ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Write(greeting)
+			c.Close()
+		}
+	}()
 }
 
 // An ICMP echo socket pinging the stack's own addresses gets its replies.

@@ -41,21 +41,7 @@ func restartedClient(t *testing.T, v6 bool) {
 	server := newLocal(t)
 	attachAt(t, server, "s", ps, pfs)
 	saddr := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(pfs.Addr().AsSlice()), Port: 80}
-	ln, err := gonet.ListenTCP(server.Stack, saddr, proto)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	go func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Write([]byte("hi"))
-			c.Close() // the server closes first: TIME-WAIT is on its side
-		}
-	}()
+	serveThenClose(t, server, saddr, proto, []byte("hi"))
 
 	const ports = 16
 	for run := 0; run < 2; run++ {
