@@ -304,8 +304,9 @@ func parsePair(out string) result {
 	if m := rpsRE.FindStringSubmatch(secs["wrk"]); m != nil {
 		r["rps"], _ = strconv.ParseFloat(m[1], 64)
 	}
-	// The whole machine's CPU time per request (both CPUs are busy: this
-	// is what a request costs, less noisy than the rate).
+	// The whole machine's CPU time per request: what a request costs,
+	// steadier than the rate (which the latency of a connection's steps
+	// also caps when the CPUs are not saturated).
 	b0, ok0 := busyTicks(secs["cpu0"])
 	b1, ok1 := busyTicks(secs["cpu1"])
 	if m := reqsRE.FindStringSubmatch(secs["wrk"]); m != nil && ok0 && ok1 && b1 > b0 {
