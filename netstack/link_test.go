@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"crypto/rand"
 	"fmt"
-	"io"
 	"net"
 	"net/netip"
 	"sync"
@@ -208,16 +207,7 @@ func bulk(t *testing.T, mode string, v6 bool) {
 	defer ln.Close()
 	data := make([]byte, 8<<20)
 	rand.Read(data)
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		b, _ := io.ReadAll(c)
-		got <- b
-	}()
+	got := readFirstConn(ln)
 	c, err := gonet.DialTCP(sa.Stack, addr, proto)
 	if err != nil {
 		t.Fatal(err)

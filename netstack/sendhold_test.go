@@ -3,7 +3,6 @@ package netstack
 import (
 	"bytes"
 	"fmt"
-	"io"
 	"net/netip"
 	"sync"
 	"testing"
@@ -60,17 +59,7 @@ func heldFin(t *testing.T, size int, how, ipv string) {
 	}
 	defer ln.Close()
 	data := bytes.Repeat([]byte("response "), size/9+1)[:size]
-	got := make(chan []byte, 1)
-	go func() {
-		c, err := ln.Accept()
-		if err != nil {
-			got <- nil
-			return
-		}
-		b, _ := io.ReadAll(c) // the bytes, then EOF
-		got <- b
-		c.Close()
-	}()
+	got := readFirstConn(ln) // the bytes, then EOF
 
 	var wq waiter.Queue
 	dial := addr

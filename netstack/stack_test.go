@@ -2,6 +2,7 @@ package netstack
 
 import (
 	"bytes"
+	"io"
 	"net/netip"
 	"testing"
 	"time"
@@ -63,6 +64,23 @@ func serveThenClose(t *testing.T, st *Stack, addr tcpip.FullAddress, proto tcpip
 			c.Close()
 		}
 	}()
+}
+
+// readFirstConn accepts one connection on ln and sends what it read, up to
+// EOF, on the channel it returns (nil if the accept failed).
+func readFirstConn(ln *gonet.TCPListener) <-chan []byte {
+	got := make(chan []byte, 1)
+	go func() {
+		c, err := ln.Accept()
+		if err != nil {
+			got <- nil
+			return
+		}
+		b, _ := io.ReadAll(c)
+		c.Close()
+		got <- b
+	}()
+	return got
 }
 
 // An ICMP echo socket pinging the stack's own addresses gets its replies.
