@@ -285,4 +285,7 @@ func (so *socket) close() {
 	}
 	so.release()
 	so.ep.Close()
+	// Wakes awaitLateReset: closing a half-closed endpoint notifies no
+	// hang-up until the remote has acknowledged our FIN.
+	so.wq.Notify(waiter.EventHUp)
 }

@@ -9,6 +9,7 @@ import (
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 
 	"ztnc/netstack"
@@ -115,6 +116,14 @@ func (so *socket) programToNet() {
 }
 
 func (so *socket) netToProgram() {
+	if so.pumpToProgram() {
+		so.awaitLateReset() // with the pump's buffer back in its pool
+	}
+}
+
+// pumpToProgram moves the endpoint's bytes to the program until the
+// remote's FIN (then true), a reset, or the program's closing.
+func (so *socket) pumpToProgram() (fin bool) {
 	pb := newPumpBuffer()
 	defer pb.release()
 	for {
@@ -122,7 +131,8 @@ func (so *socket) netToProgram() {
 		n, terr := so.epRead(buf)
 		if n > 0 {
 			if _, err := so.peer.Write(buf[:n]); err != nil {
-				return // the program closed; hang-up handling releases the rest
+				so.droppedData(err)
+				return false // the program closed; hang-up handling releases the rest
 			}
 			pb.filled(n)
 		}
@@ -132,10 +142,74 @@ func (so *socket) netToProgram() {
 		case *tcpip.ErrClosedForReceive:
 			// The remote's FIN: the program reads EOF.
 			so.shutdownPeerWrite()
+			return true
 		case *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted, *tcpip.ErrTimeout:
 			so.resetProgram(errnoOf(terr))
 		}
-		return
+		return false
+	}
+}
+
+// droppedData: bytes came from the remote that the program cannot read, as
+// it has closed the socket (err is the failed write to its end). Linux
+// answers data for a closed socket with RST; closing the endpoint would
+// only send a FIN, the bytes being out of its queue already, and a remote
+// writing after our EOF (shutdown then close) would never learn. Only once
+// the outgoing pump is done: the program's last bytes are in the endpoint
+// then. (A write that fails otherwise, after shutdown(SHUT_RD), keeps the
+// connection, as on Linux.)
+func (so *socket) droppedData(err error) {
+	so.mu.Lock()
+	// Closed: by the hang-up, maybe just after our read. (peerHungUp under
+	// the lock: a close frees peerFd's number for reuse.)
+	abort := !so.reading && !so.resetting &&
+		(so.state == stClosed || (errors.Is(err, unix.EPIPE) && so.peerHungUp()))
+	so.mu.Unlock()
+	if abort {
+		so.ep.Abort()
+	}
+}
+
+// awaitLateReset follows a connection the remote has half-closed until it
+// ends. A reset can still come: the remote closed, the program wrote after
+// its EOF, and the remote's stack answered with RST. Linux then reports
+// POLLERR|POLLHUP and fails the next write (EPIPE in CLOSE-WAIT); without
+// this nothing would tell the program, whose writes went on succeeding.
+func (so *socket) awaitLateReset() {
+	e, ch := waiter.NewChannelEntry(waiter.EventHUp | waiter.EventErr)
+	so.wq.EventRegister(&e)
+	defer so.wq.EventUnregister(&e)
+	for {
+		so.mu.Lock()
+		done := so.state == stClosed || so.resetting
+		so.mu.Unlock()
+		if done {
+			return
+		}
+		switch tcp.EndpointState(so.ep.State()) {
+		case tcp.StateClose, tcp.StateError:
+			var errno unix.Errno
+			switch terr := so.ep.LastError(); terr.(type) {
+			case *tcpip.ErrAborted:
+				errno = unix.EPIPE // a reset in CLOSE-WAIT (Linux's tcp_reset)
+			case *tcpip.ErrConnectionReset, *tcpip.ErrConnectionAborted, *tcpip.ErrTimeout:
+				errno = errnoOf(terr)
+			default:
+				return // an orderly end
+			}
+			// Not when the program has closed its end (our own Abort, for
+			// a close with unread data): the hang-up is what ends it then.
+			so.mu.Lock()
+			gone := so.state == stClosed || so.resetting || so.peerHungUp()
+			so.mu.Unlock()
+			if !gone {
+				so.resetProgram(errno)
+			}
+			return
+		case tcp.StateTimeWait:
+			return // both FINs are through: no reset reaches the program now
+		}
+		<-ch
 	}
 }
 

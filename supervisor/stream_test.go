@@ -1,8 +1,11 @@
 package supervisor
 
 import (
+	"bytes"
 	"io"
+	"os"
 	"testing"
+	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -175,5 +178,170 @@ func acceptAndReadAll(t *testing.T, l tcpip.Endpoint, lwq *waiter.Queue) string 
 		if n == 0 {
 			t.Fatal(io.ErrNoProgress)
 		}
+	}
+}
+
+// connectedTestStream connects a socket made by newTestStream to a plain
+// netstack listener and returns it, its program end and the accepted
+// remote endpoint with its queue.
+func connectedTestStream(t *testing.T) (*socket, int, tcpip.Endpoint, *waiter.Queue) {
+	t.Helper()
+	st, err := netstack.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	s, err := New(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var lwq waiter.Queue
+	l, terr := st.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &lwq)
+	if terr != nil {
+		t.Fatalf("listener endpoint: %v", terr)
+	}
+	t.Cleanup(l.Close)
+	addr := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	if terr := l.Bind(addr); terr != nil {
+		t.Fatalf("bind: %v", terr)
+	}
+	if terr := l.Listen(1); terr != nil {
+		t.Fatalf("listen: %v", terr)
+	}
+	la, _ := l.GetLocalAddress()
+	addr.Port = la.Port
+	so, prog := newTestStream(t, s)
+	le, lch := waiter.NewChannelEntry(waiter.ReadableEvents)
+	lwq.EventRegister(&le)
+	defer lwq.EventUnregister(&le)
+	ce, cch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventHUp | waiter.EventErr)
+	so.wq.EventRegister(&ce)
+	defer so.wq.EventUnregister(&ce)
+	if terr := so.ep.Connect(addr); terr != nil {
+		if _, started := terr.(*tcpip.ErrConnectStarted); !started {
+			t.Fatalf("connect: %v", terr)
+		}
+	}
+	for tcp.EndpointState(so.ep.State()) != tcp.StateEstablished {
+		select {
+		case <-cch:
+		case <-time.After(5 * time.Second):
+			t.Fatalf("connect: still %v", tcp.EndpointState(so.ep.State()))
+		}
+	}
+	for {
+		r, rwq, terr := l.Accept(nil)
+		if terr == nil {
+			so.mu.Lock()
+			so.state = stConnected
+			so.mu.Unlock()
+			t.Cleanup(r.Close)
+			return so, prog, r, rwq
+		}
+		if _, wb := terr.(*tcpip.ErrWouldBlock); !wb {
+			t.Fatalf("accept: %v", terr)
+		}
+		select {
+		case <-lch:
+		case <-time.After(5 * time.Second):
+			t.Fatal("no connection to accept")
+		}
+	}
+}
+
+// waitReset waits up to 5 s for ep to be closed and returns the error
+// that closed it (nil if it was not closed, or closed in order). A reset
+// in CLOSE-WAIT is ErrAborted (Linux's EPIPE).
+func waitReset(ep tcpip.Endpoint, wq *waiter.Queue) tcpip.Error {
+	e, ch := waiter.NewChannelEntry(waiter.EventHUp | waiter.EventErr)
+	wq.EventRegister(&e)
+	defer wq.EventUnregister(&e)
+	deadline := time.After(5 * time.Second)
+	for tcp.EndpointState(ep.State()) != tcp.StateError && tcp.EndpointState(ep.State()) != tcp.StateClose {
+		select {
+		case <-ch:
+		case <-deadline:
+			return nil
+		}
+	}
+	return ep.LastError()
+}
+
+// TestDataAfterCloseResets: the program shut down its writing side (our
+// FIN went) and closed; the remote, reading EOF, writes. Linux answers
+// with RST. The bytes can reach the pump before the hang-up closes the
+// endpoint: they must not be dropped in silence (the endpoint then closed
+// with an empty queue sends no RST, and the remote, in CLOSE-WAIT, wrote
+// on without ever seeing POLLERR|POLLHUP or EPIPE: now and then, under
+// load, in the tcp_shutdown conformance case).
+func TestDataAfterCloseResets(t *testing.T) {
+	so, prog, r, rwq := connectedTestStream(t)
+	defer so.close()
+	// The hang-up watcher is late: the data reaches the pump before
+	// anything closes the endpoint (which would make gVisor reset itself).
+	so.s.hup.unwatch(so)
+	// The program's shutdown and close; the endpoint's shutdown is what
+	// programToNet does at its EOF.
+	unix.Shutdown(prog, unix.SHUT_WR)
+	unix.Close(prog)
+	so.ep.Shutdown(tcpip.ShutdownWrite)
+	done := make(chan struct{})
+	go func() { so.netToProgram(); close(done) }()
+
+	rs := &socket{ep: r, wq: rwq}
+	if n, terr := rs.epRead(make([]byte, 8)); n != 0 || terr == nil {
+		t.Fatalf("remote read: %d, %v; want EOF", n, terr)
+	}
+	var b bytes.Reader
+	b.Reset([]byte("x"))
+	if _, terr := r.Write(&b, tcpip.WriteOptions{}); terr != nil {
+		t.Fatalf("remote write: %v", terr)
+	}
+	terr := waitReset(r, rwq)
+	if _, reset := terr.(*tcpip.ErrAborted); !reset {
+		t.Fatalf("remote after its bytes reached a closed socket: %v, want reset in CLOSE-WAIT (ErrAborted)", terr)
+	}
+	<-done
+}
+
+// TestResetAfterFINReachesProgram: the remote shut down its writing side
+// and closed; the program read EOF and wrote, and the remote's stack
+// answered with RST. On Linux the program's socket then polls
+// POLLERR|POLLHUP and its next write fails (EPIPE): the pump, done at the
+// FIN, used to leave the reset unseen and the program's writes succeeding.
+func TestResetAfterFINReachesProgram(t *testing.T) {
+	if !fastFDs() {
+		t.Skip("without pidfd_getfd a reset reads as a clean EOF")
+	}
+	so, prog, r, _ := connectedTestStream(t)
+	defer unix.Close(prog)
+	so.mu.Lock()
+	so.owner.pid, so.owner.fd = os.Getpid(), prog
+	so.claimStreamLocked()
+	so.mu.Unlock()
+	so.startStream()
+	r.Shutdown(tcpip.ShutdownWrite)
+	r.Close()
+	buf := make([]byte, 8)
+	if n, err := unix.Read(prog, buf); n != 0 || err != nil {
+		// prog is blocking: the read waits for the FIN.
+		t.Fatalf("program read: %d, %v; want EOF", n, err)
+	}
+	if _, err := unix.Write(prog, []byte("x")); err != nil {
+		t.Fatalf("program write after EOF: %v", err)
+	}
+	var ev int16
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		p := []unix.PollFd{{Fd: int32(prog), Events: unix.POLLIN | unix.POLLOUT}}
+		unix.Poll(p, 0)
+		if ev = p[0].Revents; ev&(unix.POLLERR|unix.POLLHUP) == unix.POLLERR|unix.POLLHUP {
+			break
+		}
+	}
+	if ev&(unix.POLLERR|unix.POLLHUP) != unix.POLLERR|unix.POLLHUP {
+		t.Fatalf("program's revents after the reset: %#x, want POLLERR|POLLHUP among them", ev)
+	}
+	if _, err := unix.Write(prog, []byte("x")); err != unix.EPIPE {
+		t.Fatalf("program's write after the reset: %v, want EPIPE", err)
 	}
 }

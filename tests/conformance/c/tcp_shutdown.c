@@ -7,6 +7,24 @@ static void pair(int l, const struct sockaddr_storage *la, int *c, int *a)
 	*a = CK(accept(l, NULL, NULL));
 }
 
+/* Waits up to 5 s until fd reports both POLLERR and POLLHUP (a reset can
+ * show one a moment before the other: poll would return on the first);
+ * returns its revents then, or at the deadline. */
+static int wait_err_hup(int fd)
+{
+	struct timespec t0, t;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	for (;;) {
+		int ev = wait_poll(fd, POLLIN | POLLOUT | POLLRDHUP, 0);
+		if ((ev & (POLLERR | POLLHUP)) == (POLLERR | POLLHUP))
+			return ev;
+		clock_gettime(CLOCK_MONOTONIC, &t);
+		if (t.tv_sec - t0.tv_sec >= 5)
+			return ev;
+		msleep(1);
+	}
+}
+
 /* --- bulk transfer --- */
 #define BULK (8u << 20)
 
@@ -152,7 +170,22 @@ int main(void)
 	OUT("rst_with_data: revents_has_in=%d", !!(ev & POLLIN));
 	close(c);
 
-	/* 7. bulk: 8 MiB each way at once */
+	/* 7. the server shuts down its writing side and closes; the client
+	 * reads EOF, then writes: the closed server answers with RST, which
+	 * in CLOSE-WAIT makes Linux report POLLERR|POLLHUP and EPIPE. */
+	pair(l, &la, &c, &a);
+	CK(shutdown(a, SHUT_WR));
+	close(a);
+	TRY("write_after_close_eof", 0, read(c, buf, sizeof buf));
+	ev = wait_poll(c, POLLIN | POLLOUT | POLLRDHUP, 0);
+	OUT("write_after_close: revents_at_eof=%s", pollstr(ev));
+	TRY("write_after_close_first", 0, write(c, "x", 1));
+	ev = wait_err_hup(c);
+	OUT("write_after_close: revents_after_rst=%s", pollstr(ev));
+	TRY("write_after_close_again", EPIPE, write(c, "x", 1));
+	close(c);
+
+	/* 8. bulk: 8 MiB each way at once */
 	pair(l, &la, &c, &a);
 	struct job up = { .fd = c, .seed = 1 }, down = { .fd = a, .seed = 2 };
 	struct job upr = { .fd = a }, downr = { .fd = c };
