@@ -147,7 +147,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 			return true
 		}
 	}
-	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	fl, _ := rawGetfl(dup)
 	nonblock := fl&unix.O_NONBLOCK != 0
 
 	e, ch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventHUp | waiter.EventErr)
@@ -162,7 +162,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 		so.claimStreamLocked()
 		so.releaseLocked()
 		so.mu.Unlock()
-		unix.Close(dup)
+		rawClose(dup)
 		so.startStream()
 		c.ret(0)
 		return true
@@ -170,7 +170,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 	default:
 		so.wq.EventUnregister(&e)
 		so.mu.Unlock()
-		unix.Close(dup)
+		rawClose(dup)
 		c.fail(errnoOf(terr))
 		return true
 	}
@@ -207,11 +207,11 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 // program end's send buffer (shrunk to its minimum) with filler bytes that
 // finishConnect discards unread. It returns how many it wrote.
 func (so *socket) blockWrites(dup int) int {
-	so.sndbuf, _ = unix.GetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF)
-	unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
+	so.sndbuf, _ = rawGetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	rawSetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
 	n := 0
 	for {
-		m, err := unix.SendmsgN(dup, filler[:], nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+		m, err := rawSendNoWait(dup, filler[:])
 		if m > 0 {
 			n += m
 		}
@@ -236,7 +236,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 	so.mu.Lock()
 	if so.state != stConnecting {
 		so.mu.Unlock()
-		unix.Close(dup)
+		rawClose(dup)
 		return false
 	}
 	ok := terr == nil || isAlreadyConnected(terr)
@@ -249,7 +249,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 			discard(so.peerFd, sentinel)
 		}
 		half := so.sndbuf / 2 // the kernel doubles what it is given
-		unix.SetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, half)
+		rawSetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, half)
 	} else {
 		so.state = stFailed
 		so.soError = errnoOf(terr)
@@ -257,7 +257,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 		// AF_UNIX socket does that once its peer is closed with unread data
 		// (our filler is still queued there).
 		if sentinel == 0 {
-			unix.SendmsgN(dup, []byte{0}, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
+			rawSendNoWait(dup, []byte{0})
 		}
 		peer, so.peer = so.peer, nil
 	}
@@ -267,7 +267,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 	// program knows, it may write and close, and a held copy would let the
 	// reaper take the socket for closed before the pump has read.
 	so.releaseLocked()
-	unix.Close(dup)
+	rawClose(dup)
 	close(so.connDone)
 	so.mu.Unlock()
 	if peer != nil {
@@ -315,7 +315,7 @@ func discard(fd int, n int) {
 	defer bufPool.Put(bp)
 	buf := *bp
 	for n > 0 {
-		m, err := unix.Read(fd, buf[:min(n, len(buf))])
+		m, err := rawRead(fd, buf[:min(n, len(buf))])
 		if m > 0 {
 			n -= m
 			continue

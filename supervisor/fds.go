@@ -45,7 +45,7 @@ func fdInodeCopy(pid int, fd uint64) (ino uint64, isSock bool, dup int, e unix.E
 		d, err := takeFD(pid, int(fd))
 		if err == nil {
 			var st unix.Stat_t
-			if err := unix.Fstat(d, &st); err == nil {
+			if err := rawFstat(d, &st); err == nil {
 				return st.Ino, st.Mode&unix.S_IFMT == unix.S_IFSOCK, d, 0
 			}
 			unix.Close(d)
@@ -57,8 +57,17 @@ func fdInodeCopy(pid int, fd uint64) (ino uint64, isSock bool, dup int, e unix.E
 	return ino, isSock, -1, e
 }
 
-// closeCopy closes a copy fdInodeCopy returned, if any.
+// closeCopy closes a copy fdInodeCopy returned, if any, of one of our
+// sockets (AF_UNIX: its close never waits).
 func closeCopy(dup int) {
+	if dup >= 0 {
+		rawClose(dup)
+	}
+}
+
+// closeHostCopy closes a copy of a descriptor that is not ours: the usual
+// way, as the close of a host socket with SO_LINGER can wait.
+func closeHostCopy(dup int) {
 	if dup >= 0 {
 		unix.Close(dup)
 	}
@@ -90,7 +99,7 @@ func (pc *pidfdCache) getfd(pid, fd int) (int, error) {
 	pc.mu.Lock()
 	defer pc.mu.Unlock()
 	if pfd, ok := pc.m[pid]; ok {
-		if nfd, err := unix.PidfdGetfd(pfd, fd, 0); err == nil {
+		if nfd, err := rawPidfdGetfd(pfd, fd); err == nil {
 			return nfd, nil
 		}
 		// Whatever failed, a fresh pidfd gives the answer that counts.
@@ -101,7 +110,7 @@ func (pc *pidfdCache) getfd(pid, fd int) (int, error) {
 	if err != nil {
 		return -1, err
 	}
-	nfd, err := unix.PidfdGetfd(pfd, fd, 0)
+	nfd, err := rawPidfdGetfd(pfd, fd)
 	if err != nil {
 		unix.Close(pfd)
 		return -1, fmt.Errorf("pidfd_getfd %d/%d: %w", pid, fd, err)

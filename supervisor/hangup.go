@@ -66,7 +66,7 @@ func (h *hupWatcher) run() {
 		var n int
 		var werr error
 		err := h.wait.Read(func(uintptr) bool {
-			n, werr = unix.EpollWait(h.epfd, evs, 0)
+			n, werr = rawEpollWaitNow(h.epfd, evs)
 			return werr != unix.EINTR && (werr != nil || n > 0)
 		})
 		if err != nil || werr != nil {
@@ -112,6 +112,6 @@ func (so *socket) hangupNeeded() bool {
 // opposed to shutdown(SHUT_WR), which only ends its writing side).
 func (so *socket) peerHungUp() bool {
 	p := []unix.PollFd{{Fd: int32(so.peerFd), Events: 0}}
-	n, _ := unix.Poll(p, 0)
+	n, _ := rawPollNow(p)
 	return n > 0 && p[0].Revents&unix.POLLHUP != 0
 }

@@ -232,7 +232,10 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		return false
 	}
 	so.pending[key] = p
-	err = connectRetry(fd, listenPath(so.lref.fd))
+	err = rawConnectUnix(fd, listenPath(so.lref.fd)) // fd is non-blocking yet
+	for err == unix.EINTR {
+		err = rawConnectUnix(fd, listenPath(so.lref.fd))
+	}
 	if err == unix.EAGAIN && wait {
 		// A full backlog: wait for room without the lock, through a copy of
 		// the way in (close may drop so.lref, and its number be reused).
@@ -323,18 +326,18 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 		}
 	}
 	handedOn = true
-	fl, _ := unix.FcntlInt(uintptr(dup), unix.F_GETFL, 0)
+	fl, _ := rawGetfl(dup)
 	if fl&unix.O_NONBLOCK != 0 {
-		nfd, peer, err := unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+		nfd, peer, err := rawAcceptUnix(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		if err == unix.EAGAIN && so.moveAccepted(false) {
-			nfd, peer, err = unix.Accept4(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
+			nfd, peer, err = rawAcceptUnix(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		}
-		unix.Close(dup)
+		rawClose(dup)
 		if err != nil {
 			c.fail(err.(unix.Errno))
 			return
 		}
-		so.deliver(c, nfd, peer, addrPtr, lenPtr, addrLen, flags)
+		so.deliver(c, nfd, &unix.SockaddrUnix{Name: peer}, addrPtr, lenPtr, addrLen, flags)
 		return
 	}
 	// A blocking listener: accept4 on our copy would block too, so it runs
@@ -367,7 +370,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 // nfd was accepted with the program's SOCK_NONBLOCK already; peer is the
 // address accept4 gave, the name of our end (enqueue).
 func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr uint64, addrLen uint32, flags int) {
-	defer unix.Close(nfd)
+	defer rawClose(nfd)
 	var p *pendingConn
 	if sa, ok := peer.(*unix.SockaddrUnix); ok {
 		key := sa.Name
@@ -381,7 +384,7 @@ func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr 
 		return
 	}
 	var st unix.Stat_t
-	unix.Fstat(nfd, &st)
+	rawFstat(nfd, &st)
 	ns := &socket{s: so.s, fam: so.fam, typ: so.typ, proto: so.proto, ep: p.ep, wq: p.wq,
 		ino: st.Ino, state: stConnected, reported: true, opts: map[optKey][]byte{}}
 	// Its pumps own its hang-up from the start: the program may write and

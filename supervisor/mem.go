@@ -31,7 +31,7 @@ func readMem(pid int, addr uint64, n int) ([]byte, unix.Errno) {
 	for got < n {
 		local := []unix.Iovec{{Base: &b[got], Len: uint64(n - got)}}
 		remote := []unix.RemoteIovec{{Base: uintptr(addr) + uintptr(got), Len: n - got}}
-		m, err := unix.ProcessVMReadv(pid, local, remote, 0)
+		m, err := rawProcessVM(unix.SYS_PROCESS_VM_READV, pid, local, remote)
 		if err != nil {
 			if err == unix.EINTR {
 				continue
@@ -63,7 +63,7 @@ func writeMem(pid int, addr uint64, b []byte) unix.Errno {
 	for put < len(b) {
 		local := []unix.Iovec{{Base: &b[put], Len: uint64(len(b) - put)}}
 		remote := []unix.RemoteIovec{{Base: uintptr(addr) + uintptr(put), Len: len(b) - put}}
-		m, err := unix.ProcessVMWritev(pid, local, remote, 0)
+		m, err := rawProcessVM(unix.SYS_PROCESS_VM_WRITEV, pid, local, remote)
 		if err != nil {
 			if err == unix.EINTR {
 				continue
@@ -85,7 +85,7 @@ func writeMem2(pid int, addrA uint64, a []byte, addrB uint64, b []byte) unix.Err
 	if fastMem() && len(a) > 0 && len(b) > 0 && addrA != 0 && addrB != 0 {
 		local := []unix.Iovec{{Base: &a[0], Len: uint64(len(a))}, {Base: &b[0], Len: uint64(len(b))}}
 		remote := []unix.RemoteIovec{{Base: uintptr(addrA), Len: len(a)}, {Base: uintptr(addrB), Len: len(b)}}
-		if m, err := unix.ProcessVMWritev(pid, local, remote, 0); err == nil && m == len(a)+len(b) {
+		if m, err := rawProcessVM(unix.SYS_PROCESS_VM_WRITEV, pid, local, remote); err == nil && m == len(a)+len(b) {
 			return 0
 		}
 		// A fault or a short write: one at a time says which, and writes

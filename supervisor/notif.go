@@ -44,7 +44,7 @@ const auditArchX8664 = 0xc000003e
 
 func ioctlPtr(fd int, req uint, p unsafe.Pointer) error {
 	for {
-		_, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(p))
+		_, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), uintptr(req), uintptr(p)) // RECV only once poll said ready: rawsys.go
 		if e == unix.EINTR {
 			continue
 		}
@@ -80,6 +80,10 @@ func idValid(fd int, id uint64) bool {
 // but before the target took the fd, the kernel withdraws the fd yet the
 // target still wakes — its socket() returns 0, a descriptor it does not
 // have. So signals are blocked on this thread for the call.
+//
+// The call is raw (rawsys.go) though it waits for the target: only until
+// the target, woken on this CPU, has taken the fd. A target a signal (or
+// the freezer) stops has its wait interrupted instead, and the call fails.
 func addFD(fd int, id uint64, srcfd int, newfd int, cloexec, send bool) (int, error) {
 	a := seccompNotifAddfd{ID: id, Srcfd: uint32(srcfd)}
 	if newfd >= 0 {
@@ -101,7 +105,7 @@ func addFD(fd int, id uint64, srcfd int, newfd int, cloexec, send bool) (int, er
 	}
 	defer unix.PthreadSigmask(unix.SIG_SETMASK, &old, nil)
 	for {
-		r, _, e := unix.Syscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.SECCOMP_IOCTL_NOTIF_ADDFD), uintptr(unsafe.Pointer(&a)))
+		r, _, e := unix.RawSyscall(unix.SYS_IOCTL, uintptr(fd), uintptr(unix.SECCOMP_IOCTL_NOTIF_ADDFD), uintptr(unsafe.Pointer(&a)))
 		if e == unix.EINTR {
 			continue
 		}

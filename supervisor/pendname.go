@@ -29,7 +29,7 @@ var pendingPrefix = "@ztnc." + strconv.Itoa(os.Getpid()) + "."
 func bindPendingName(fd int) (string, bool) {
 	for range 3 {
 		name := pendingPrefix + strconv.FormatUint(pendingSeq.Add(1), 36)
-		err := unix.Bind(fd, &unix.SockaddrUnix{Name: name})
+		err := rawBindUnix(fd, name)
 		if err == nil {
 			return name, true
 		}

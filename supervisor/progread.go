@@ -59,7 +59,7 @@ func (r *progReader) run() error {
 // to wait until the program writes (after sending what is pending).
 func (r *progReader) read(fd uintptr) bool {
 	for {
-		n, err := unix.Read(int(fd), r.pb.buf()[r.pending:])
+		n, err := rawRead(int(fd), r.pb.buf()[r.pending:])
 		switch {
 		case err == unix.EINTR:
 			continue

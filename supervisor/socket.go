@@ -156,9 +156,9 @@ func (s *Supervisor) sysSocket(c *call) {
 		return
 	}
 	prog, mine := pair[0], pair[1]
-	defer unix.Close(prog)
+	defer rawClose(prog)
 	var st unix.Stat_t
-	unix.Fstat(prog, &st)
+	rawFstat(prog, &st)
 	so.ino = st.Ino
 	if flags&unix.SOCK_NONBLOCK != 0 {
 		so.adoptPeer(mine)
@@ -184,7 +184,7 @@ func (s *Supervisor) sysSocket(c *call) {
 // setPeer makes fd the supervisor's end, driven by Go's poller.
 func (so *socket) setPeer(fd int) {
 	// Our own fresh socket has no other status flags: one fcntl, not two.
-	unix.FcntlInt(uintptr(fd), unix.F_SETFL, unix.O_NONBLOCK)
+	rawSetfl(fd, unix.O_NONBLOCK)
 	so.adoptPeer(fd)
 }
 
@@ -219,7 +219,7 @@ func (s *Supervisor) lookup(c *call, fd uint64) *socket {
 func (s *Supervisor) lookupTake(c *call, fd uint64) (*socket, int) {
 	ino, isSock, dup, e := fdInodeCopy(c.pid, fd)
 	if e != 0 || !isSock {
-		closeCopy(dup)
+		closeHostCopy(dup)
 		c.cont() // the kernel gives EBADF / ENOTSOCK itself
 		return nil, -1
 	}
@@ -230,7 +230,7 @@ func (s *Supervisor) lookupTake(c *call, fd uint64) (*socket, int) {
 	if so == nil {
 		// Dropped before the kernel runs the call: the program's closing
 		// the socket right after must be the last reference.
-		closeCopy(dup)
+		closeHostCopy(dup)
 		if nl != nil {
 			s.nlCall(c, nl)
 		} else {

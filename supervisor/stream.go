@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"sync"
+	"syscall"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -126,11 +127,17 @@ func (so *socket) netToProgram() {
 func (so *socket) pumpToProgram() (fin bool) {
 	pb := newPumpBuffer()
 	defer pb.release()
+	rc, err := so.peer.SyscallConn()
+	if err != nil {
+		return false
+	}
+	var w peerWriter
+	w.fn = w.write
 	for {
 		buf := pb.buf()
 		n, terr := so.epRead(buf)
 		if n > 0 {
-			if _, err := so.peer.Write(buf[:n]); err != nil {
+			if err := w.writeAll(rc, buf[:n]); err != nil {
 				so.droppedData(err)
 				return false // the program closed; hang-up handling releases the rest
 			}
@@ -213,6 +220,40 @@ func (so *socket) awaitLateReset() {
 	}
 }
 
+// peerWriter writes to the program's end of a stream with raw writes
+// (rawsys.go), waiting in Go's poller while it is full.
+type peerWriter struct {
+	b   []byte
+	err error
+	fn  func(fd uintptr) bool // write, made once
+}
+
+func (w *peerWriter) write(fd uintptr) bool {
+	for len(w.b) > 0 {
+		n, err := rawWrite(int(fd), w.b)
+		switch err {
+		case nil:
+			w.b = w.b[n:]
+		case unix.EINTR:
+		case unix.EAGAIN:
+			return false
+		default:
+			w.err = err
+			return true
+		}
+	}
+	return true
+}
+
+func (w *peerWriter) writeAll(rc syscall.RawConn, b []byte) error {
+	w.b, w.err = b, nil
+	if err := rc.Write(w.fn); err != nil {
+		return err
+	}
+	w.b = nil
+	return w.err
+}
+
 // epRead reads what the endpoint has, waiting for data.
 func (so *socket) epRead(buf []byte) (int, tcpip.Error) {
 	for {
@@ -266,7 +307,7 @@ func (so *socket) shutdownPeerWrite() {
 	if err != nil {
 		return
 	}
-	rc.Control(func(fd uintptr) { unix.Shutdown(int(fd), unix.SHUT_WR) })
+	rc.Control(func(fd uintptr) { rawShutdown(int(fd), unix.SHUT_WR) })
 }
 
 // resetProgram makes the program's next read or write fail with ECONNRESET

@@ -84,7 +84,7 @@ func (s *Supervisor) Serve(lfd int) error {
 		var perr error
 		err := rc.Read(func(uintptr) bool {
 			pfd[0].Revents = 0
-			_, perr = unix.Poll(pfd, 0)
+			_, perr = rawPollNow(pfd)
 			return perr != unix.EINTR && (perr != nil || pfd[0].Revents != 0)
 		})
 		if err == nil {
