@@ -169,10 +169,12 @@ func (br *batchReader) run(handle func(k int)) error {
 	return err
 }
 
-// read is one recvmmsg; false asks the poller to wait for the socket.
+// read is one recvmmsg; false asks the poller to wait for the socket. The
+// socket is non-blocking, so the call is made raw: a call made the usual
+// way wakes Go's monitor thread (sysmon) and resets it to 20 µs naps.
 func (br *batchReader) read(fd uintptr) bool {
 	for {
-		k, _, errno := syscall.Syscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(len(br.hdrs)), 0, 0, 0)
+		k, _, errno := syscall.RawSyscall6(unix.SYS_RECVMMSG, fd, uintptr(unsafe.Pointer(&br.hdrs[0])), uintptr(len(br.hdrs)), 0, 0, 0)
 		switch errno {
 		case 0:
 			br.k = int(k)

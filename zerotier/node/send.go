@@ -3,6 +3,7 @@ package node
 import (
 	"errors"
 	"fmt"
+	"golang.org/x/net/ipv4"
 	"net/netip"
 	"time"
 
@@ -203,7 +204,15 @@ func (n *Node) writePieceLocked(local int, to netip.AddrPort, b []byte, more boo
 
 // writeOne writes one datagram; called with wmu held.
 func (n *Node) writeOne(local int, to netip.AddrPort, b []byte) {
-	if _, err := n.conns[local].WriteToUDPAddrPort(b, to); err != nil {
+	// Through the socket's batch writer, whose system call is raw
+	// (batchwrite.go), not WriteToUDPAddrPort's.
+	w := n.writers[local]
+	w.one[0] = b
+	msgs := append(w.msgs[:0], ipv4.Message{Buffers: w.one[:], Addr: w.addr(0, to)})
+	_, err := w.write(msgs, 0)
+	msgs[0], w.one[0] = ipv4.Message{}, nil // drop references to b
+	w.msgs = msgs[:0]
+	if err != nil {
 		n.log.Debug("UDP write", "to", to, "err", err)
 		return
 	}

@@ -109,8 +109,7 @@ var batchPool = sync.Pool{New: func() any { b := make([]datagram, 0, 64); return
 func (n *Node) writeBatch(batch []datagram) {
 	if len(batch) == 1 {
 		n.Counters.TxWrites.Add(1)
-		// One datagram (a small packet sent alone): sendto, without
-		// sendmmsg's message headers.
+		// One datagram (a small packet sent alone).
 		d := batch[0]
 		n.writeOne(d.local, d.to, d.b)
 		return
@@ -297,6 +296,7 @@ func (n *Node) writePlain(w *batchWriter, ds []datagram) {
 type batchWriter struct {
 	write func([]ipv4.Message, int) (int, error) // ipv4.Message and ipv6.Message are one type
 	msgs  []ipv4.Message
+	one   [1][]byte // writeOne's buffers
 	addrs []*net.UDPAddr
 	// For UDP_SEGMENT sends: the window reordered, each message's
 	// buffers, control message and number of datagrams.
@@ -320,7 +320,11 @@ func (w *batchWriter) addr(k int, to netip.AddrPort) *net.UDPAddr {
 }
 
 func newBatchWriter(c *net.UDPConn) *batchWriter {
-	if path0(c).Addr().Is4() {
+	v4 := path0(c).Addr().Is4()
+	if mw, err := newMmsgWriter(c, v4); err == nil {
+		return &batchWriter{write: mw.write}
+	}
+	if v4 {
 		return &batchWriter{write: ipv4.NewPacketConn(c).WriteBatch}
 	}
 	return &batchWriter{write: ipv6.NewPacketConn(c).WriteBatch}
