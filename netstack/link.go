@@ -93,6 +93,9 @@ func (e *portEndpoint) WritePackets(pkts stack.PacketBufferList) (int, tcpip.Err
 	if e.holds != nil && e.holds.n.Load() > 0 {
 		tb.frames = e.holds.take(e, tb.frames)
 	}
+	if e.holds != nil && e.holds.fins.n.Load() > 0 {
+		tb.frames = e.holds.fins.hold(e, tb.frames)
+	}
 	if len(tb.frames) == 0 {
 		return n, nil
 	}

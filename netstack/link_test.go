@@ -33,6 +33,9 @@ type pipePort struct {
 
 	hold, release func()       // set when the port is a holdingPipePort
 	tap           func([]byte) // if set (before use), sees each valid frame written
+	// shape, if set (before use), says when a valid frame written reaches
+	// the other end: now (0), that much later, or never (below 0).
+	shape func([]byte) time.Duration
 
 	batches atomic.Int64 // WriteFrames calls
 	bad     atomic.Int64 // frames a real receiver would reject
@@ -121,6 +124,22 @@ func (p *pipePort) WriteFrame(f []byte) error {
 	if p.tap != nil {
 		p.tap(f)
 	}
+	if p.shape != nil {
+		switch d := p.shape(f); {
+		case d < 0:
+			return nil
+		case d > 0:
+			f = append([]byte(nil), f...)
+			time.AfterFunc(d, func() { p.deliver(f) })
+			return nil
+		}
+	}
+	p.deliver(f)
+	return nil
+}
+
+// deliver queues f for the other end.
+func (p *pipePort) deliver(f []byte) {
 	p.mu.Lock()
 	q := p.peer
 	p.mu.Unlock()
@@ -131,7 +150,6 @@ func (p *pipePort) WriteFrame(f []byte) error {
 	case q.wake <- struct{}{}:
 	default:
 	}
-	return nil
 }
 
 // setPeer moves the cable's other end to q (a restarted machine's port).

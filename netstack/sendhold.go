@@ -21,6 +21,8 @@ type sendHolds struct {
 	n     atomic.Int32 // flows held: frames out are looked at only when some are
 	mu    sync.Mutex
 	flows map[stack.TransportEndpointID]*heldFlow
+
+	fins finProbes // finresend.go
 }
 
 // heldFlow is one held flow's frames, copied (the caller's buffers are
@@ -98,8 +100,10 @@ func (sh *SendHold) Release() {
 			f.frames = append(f.frames, f.buf[start:end])
 			start = end
 		}
+		out := mergeFins(f.frames)
+		h.fins.remember(out)
 		// A failed write is a loss gVisor's retransmissions make up for.
-		f.e.write(mergeFins(f.frames))
+		f.e.write(out)
 	}
 	f.e, f.buf, f.ends = nil, f.buf[:0], f.ends[:0]
 	clear(f.frames)

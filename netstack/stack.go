@@ -193,5 +193,6 @@ func (st *Stack) Close() {
 		p.close()
 	}
 	st.mu.Unlock()
+	st.holds.fins.close()
 	st.Stack.Close()
 }
