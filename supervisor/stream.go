@@ -127,7 +127,13 @@ func (so *socket) netToProgram() {
 func (so *socket) pumpToProgram() (fin bool) {
 	pb := newPumpBuffer()
 	defer pb.release()
-	rc, err := so.peer.SyscallConn()
+	so.mu.Lock()
+	peer := so.peer // nil once close has run
+	so.mu.Unlock()
+	if peer == nil {
+		return false
+	}
+	rc, err := peer.SyscallConn()
 	if err != nil {
 		return false
 	}
