@@ -1,8 +1,6 @@
 package supervisor
 
 import (
-	"os"
-
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -240,7 +238,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 		return false
 	}
 	ok := terr == nil || isAlreadyConnected(terr)
-	var peer *os.File
+	var peer *peerConn
 	if ok {
 		so.state = stConnected
 		so.reported = false
@@ -272,7 +270,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 	so.mu.Unlock()
 	if peer != nil {
 		so.s.hup.unwatch(so)
-		peer.Close()
+		peer.close()
 	}
 	return ok
 }

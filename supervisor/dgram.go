@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"hash/maphash"
 	"io"
-	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -122,12 +121,8 @@ func (so *socket) deliverQueuedLocked() bool {
 	if so.deliverBuf == nil {
 		so.deliverBuf = make([]byte, maxDatagram+1)
 	}
-	peer := so.peerFile()
+	peer := so.peerConn()
 	if peer == nil {
-		return false
-	}
-	rc, err := peer.SyscallConn()
-	if err != nil {
 		return false
 	}
 	for {
@@ -145,28 +140,20 @@ func (so *socket) deliverQueuedLocked() bool {
 		data := so.deliverBuf[:res.Count]
 		so.sources.push(data, res.RemoteAddr, res.ControlMessages)
 		// A full receive queue drops the datagram, as UDP does.
-		werr := rc.Write(func(fd uintptr) bool {
-			unix.SendmsgN(int(fd), data, nil, nil, unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL)
-			return true
-		})
+		werr := peer.control(func(fd int) { rawSendNoWait(fd, data) })
 		if werr != nil {
 			return false
 		}
 	}
 }
 
-func (so *socket) peerFile() *os.File {
-	so.mu.Lock()
-	defer so.mu.Unlock()
-	return so.peer
-}
-
 // dgramProgramToNet sends what the program wrote untrapped (send/write on a
 // connected socket) to the connected peer.
 func (so *socket) dgramProgramToNet() {
 	buf := make([]byte, maxDatagram+1)
+	peer := so.peerConn()
 	for {
-		n, err := so.peer.Read(buf)
+		n, err := peer.readSome(buf)
 		if err == io.EOF || n == 0 && err == nil {
 			if so.peerHungUp() {
 				break

@@ -159,7 +159,7 @@ func (s *Supervisor) sysListen(c *call) {
 	if so.peer != nil {
 		// The program's half of the original pair is gone: ours is useless.
 		s.hup.unwatch(so)
-		so.peer.Close()
+		so.peer.close()
 		so.peer = nil
 	}
 	go so.acceptLoop()

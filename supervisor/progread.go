@@ -22,21 +22,18 @@ type progReader struct {
 	n       int   // the last read's count
 	err     error // the last read's error: io.EOF at the end of the stream
 	werr    tcpip.Error
-	hold    netstack.SendHold     // the endpoint's frames held while the last bytes and the FIN are sent
-	fn      func(fd uintptr) bool // read, made once (a closure per read would be allocated)
+	hold    netstack.SendHold // the endpoint's frames held while the last bytes and the FIN are sent
+	fn      func(fd int) bool // read, made once (a closure per read would be allocated)
 }
 
 // run reads until the end of the stream, an error, or a failed write to
 // the endpoint (then nil); pending bytes are left to the caller.
 func (r *progReader) run() error {
-	rc, err := r.so.peer.SyscallConn()
-	if err != nil {
-		return err
-	}
+	peer := r.so.peerConn()
 	r.fn = r.read
 	for {
-		if err := rc.Read(r.fn); err != nil {
-			return err // closed, or the read deadline resetProgram sets
+		if err := peer.read(r.fn); err != nil {
+			return err // closed, or stopped by resetProgram
 		}
 		if r.werr != nil {
 			return nil
@@ -55,11 +52,11 @@ func (r *progReader) run() error {
 	}
 }
 
-// read is one read for rc.Read: true when it has something to report, false
-// to wait until the program writes (after sending what is pending).
-func (r *progReader) read(fd uintptr) bool {
+// read is one read for peer.read: true when it has something to report,
+// false to wait until the program writes (after sending what is pending).
+func (r *progReader) read(fd int) bool {
 	for {
-		n, err := rawRead(int(fd), r.pb.buf()[r.pending:])
+		n, err := rawRead(fd, r.pb.buf()[r.pending:])
 		switch {
 		case err == unix.EINTR:
 			continue

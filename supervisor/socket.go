@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"os"
 	"sync"
 
 	"golang.org/x/sys/unix"
@@ -36,11 +35,11 @@ type socket struct {
 	wq              *waiter.Queue
 
 	mu         sync.Mutex
-	ino        uint64   // inode of the program's end
-	peer       *os.File // the supervisor's end
-	peerFd     int      // its number (peer.Fd() would make it blocking)
-	watchID    uint64   // its key in the hang-up watcher
-	reading    bool     // a pump goroutine reads peer; it handles hang-up
+	ino        uint64    // inode of the program's end
+	peer       *peerConn // the supervisor's end
+	peerFd     int       // its number
+	watchID    uint64    // its key in the hang-up watcher
+	reading    bool      // a pump goroutine reads peer; it handles hang-up
 	readerDone chan struct{}
 	resetting  bool // the remote reset; the program must see ECONNRESET
 	state      sockState
@@ -181,7 +180,7 @@ func (s *Supervisor) sysSocket(c *call) {
 	s.log.Debug("socket", "pid", c.pid, "fd", nfd, "ino", so.ino)
 }
 
-// setPeer makes fd the supervisor's end, driven by Go's poller.
+// setPeer makes fd the supervisor's end, driven by the peer poller.
 func (so *socket) setPeer(fd int) {
 	// Our own fresh socket has no other status flags: one fcntl, not two.
 	rawSetfl(fd, unix.O_NONBLOCK)
@@ -191,7 +190,14 @@ func (so *socket) setPeer(fd int) {
 // adoptPeer is setPeer for an fd that is non-blocking already.
 func (so *socket) adoptPeer(fd int) {
 	so.peerFd = fd
-	so.peer = os.NewFile(uintptr(fd), "ztnc-peer")
+	so.peer = so.s.peers.add(fd)
+}
+
+// peerConn is so.peer, read under so.mu (close clears it; nil: closed).
+func (so *socket) peerConn() *peerConn {
+	so.mu.Lock()
+	defer so.mu.Unlock()
+	return so.peer
 }
 
 func (s *Supervisor) add(so *socket) {
@@ -281,7 +287,7 @@ func (so *socket) close() {
 		if watched {
 			s.hup.unwatch(so)
 		}
-		peer.Close()
+		peer.close()
 	}
 	so.release()
 	so.ep.Close()

@@ -5,8 +5,6 @@ import (
 	"errors"
 	"io"
 	"sync"
-	"syscall"
-	"time"
 
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
@@ -127,23 +125,14 @@ func (so *socket) netToProgram() {
 func (so *socket) pumpToProgram() (fin bool) {
 	pb := newPumpBuffer()
 	defer pb.release()
-	so.mu.Lock()
-	peer := so.peer // nil once close has run
-	so.mu.Unlock()
-	if peer == nil {
-		return false
-	}
-	rc, err := peer.SyscallConn()
-	if err != nil {
-		return false
-	}
+	peer := so.peerConn()
 	var w peerWriter
 	w.fn = w.write
 	for {
 		buf := pb.buf()
 		n, terr := so.epRead(buf)
 		if n > 0 {
-			if err := w.writeAll(rc, buf[:n]); err != nil {
+			if err := w.writeAll(peer, buf[:n]); err != nil {
 				so.droppedData(err)
 				return false // the program closed; hang-up handling releases the rest
 			}
@@ -227,16 +216,16 @@ func (so *socket) awaitLateReset() {
 }
 
 // peerWriter writes to the program's end of a stream with raw writes
-// (rawsys.go), waiting in Go's poller while it is full.
+// (rawsys.go), waiting in the peer poller while it is full.
 type peerWriter struct {
 	b   []byte
 	err error
-	fn  func(fd uintptr) bool // write, made once
+	fn  func(fd int) bool // write, made once
 }
 
-func (w *peerWriter) write(fd uintptr) bool {
+func (w *peerWriter) write(fd int) bool {
 	for len(w.b) > 0 {
-		n, err := rawWrite(int(fd), w.b)
+		n, err := rawWrite(fd, w.b)
 		switch err {
 		case nil:
 			w.b = w.b[n:]
@@ -251,9 +240,9 @@ func (w *peerWriter) write(fd uintptr) bool {
 	return true
 }
 
-func (w *peerWriter) writeAll(rc syscall.RawConn, b []byte) error {
+func (w *peerWriter) writeAll(peer *peerConn, b []byte) error {
 	w.b, w.err = b, nil
-	if err := rc.Write(w.fn); err != nil {
+	if err := peer.write(w.fn); err != nil {
 		return err
 	}
 	w.b = nil
@@ -309,11 +298,7 @@ func (so *socket) epWrite(b []byte, hold *netstack.SendHold) tcpip.Error {
 }
 
 func (so *socket) shutdownPeerWrite() {
-	rc, err := so.peer.SyscallConn()
-	if err != nil {
-		return
-	}
-	rc.Control(func(fd uintptr) { rawShutdown(int(fd), unix.SHUT_WR) })
+	so.peerConn().control(func(fd int) { rawShutdown(fd, unix.SHUT_WR) })
 }
 
 // resetProgram makes the program's next read or write fail with ECONNRESET
@@ -326,9 +311,10 @@ func (so *socket) resetProgram(errno unix.Errno) {
 	so.resetting = true
 	pid, fd, ino := so.owner.pid, so.owner.fd, so.ino
 	done := so.readerDone
+	peer := so.peer
 	so.mu.Unlock()
 	// Stop our reader first, or it could consume the byte.
-	so.peer.SetReadDeadline(time.Unix(1, 0))
+	peer.stopReads()
 	if done != nil {
 		<-done
 	}

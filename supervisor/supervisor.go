@@ -30,6 +30,7 @@ type Supervisor struct {
 	hostHeld map[uint64]int
 
 	hup     *hupWatcher
+	peers   *peerPoller
 	fall    *FallThrough // nil: nothing reaches the host's network
 	free53  func()       // frees port 53 for a program's DNS server (SetPort53Owner)
 	addrs53 []netip.Addr // where it holds port 53
@@ -59,6 +60,9 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 		return nil, err
 	}
 	s.hup = h
+	if s.peers, err = newPeerPoller(); err != nil {
+		return nil, err
+	}
 	go s.reapListenersEvery(2 * time.Second)
 	return s, nil
 }

@@ -1,0 +1,277 @@
+package supervisor
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// The supervisor's ends of the programs' sockets (the peers) wait for
+// readiness here, not in Go's poller through an *os.File. A file's close
+// ends in a system call made the usual way (runtime.entersyscall), one per
+// connection, and that alone kept the runtime's monitor thread waking
+// ~2,800 times a second on a client node (see rawsys.go). With one epoll
+// set of our own every call on a peer, its close included, is raw: the
+// set is waited on through Go's poller (netpoll.go), with zero-timeout
+// epoll_waits, as the hang-up watcher does.
+
+var (
+	errPeerClosed  = errors.New("peer closed")
+	errPeerStopped = errors.New("peer reads stopped")
+)
+
+// peerPoller is one epoll set for all of a supervisor's peers.
+type peerPoller struct {
+	epfd int
+	ep   *os.File // holds epfd, for waits in Go's poller
+	wait syscall.RawConn
+	mu   sync.Mutex
+	// Keyed by a serial number, not the fd: an event read just before its
+	// fd is closed must not wake the next owner of the number.
+	m    map[uint64]*peerConn
+	next uint64
+}
+
+// peerConn is one peer: its fd and what waits on it. One reader and one
+// writer wait at a time (the pumps; datagram delivery is serialized by
+// deliverMu).
+type peerConn struct {
+	pp *peerPoller
+	fd int
+	id uint64 // 0: not in the epoll set (the add failed); waits poll
+	// Read-held around each call on fd, write-held to close it: no call
+	// is made on a number that a close has freed for reuse.
+	mu     sync.RWMutex
+	closed bool
+	rd, wr chan struct{} // cap 1: readiness came since the last wait
+	stop   chan struct{} // closed: reads end with errPeerStopped
+	once   sync.Once
+	done   chan struct{} // closed with fd
+}
+
+func newPeerPoller() (*peerPoller, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, fmt.Errorf("peer epoll_create1: %w", err)
+	}
+	ep, wait, err := pollable(fd, "peer epoll")
+	if err != nil {
+		unix.Close(fd)
+		return nil, err
+	}
+	pp := &peerPoller{epfd: fd, ep: ep, wait: wait, m: map[uint64]*peerConn{}}
+	go pp.run()
+	return pp, nil
+}
+
+// add takes fd (non-blocking) into the set; the peerConn owns it from then.
+func (pp *peerPoller) add(fd int) *peerConn {
+	pc := &peerConn{pp: pp, fd: fd, rd: make(chan struct{}, 1), wr: make(chan struct{}, 1),
+		stop: make(chan struct{}), done: make(chan struct{})}
+	pp.mu.Lock()
+	pp.next++
+	id := pp.next
+	pp.m[id] = pc
+	pp.mu.Unlock()
+	// Edge-triggered: an event per change, and the waits read or write
+	// until EAGAIN before they wait.
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
+		Fd: int32(id), Pad: int32(id >> 32)}
+	if err := unix.EpollCtl(pp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil { // raw in x/sys
+		// Out of watches: this peer works, polled (see wait).
+		slog.Warn("peer epoll_ctl", "err", err)
+		pp.mu.Lock()
+		delete(pp.m, id)
+		pp.mu.Unlock()
+		return pc
+	}
+	pc.id = id
+	return pc
+}
+
+func (pp *peerPoller) run() {
+	evs := make([]unix.EpollEvent, 128)
+	for {
+		var n int
+		var werr error
+		err := pp.wait.Read(func(uintptr) bool {
+			n, werr = rawEpollWaitNow(pp.epfd, evs)
+			return werr != unix.EINTR && (werr != nil || n > 0)
+		})
+		if err != nil || werr != nil {
+			return
+		}
+		pp.dispatch(evs[:n])
+	}
+}
+
+// dispatch wakes the waiters of the peers that evs are about.
+func (pp *peerPoller) dispatch(evs []unix.EpollEvent) {
+	pp.mu.Lock()
+	defer pp.mu.Unlock()
+	for _, ev := range evs {
+		pc := pp.m[uint64(uint32(ev.Fd))|uint64(uint32(ev.Pad))<<32]
+		if pc == nil {
+			continue // closed since
+		}
+		if ev.Events&(unix.EPOLLIN|unix.EPOLLRDHUP|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			notify(pc.rd)
+		}
+		if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			notify(pc.wr)
+		}
+	}
+}
+
+func notify(c chan struct{}) {
+	select {
+	case c <- struct{}{}:
+	default: // one is pending already
+	}
+}
+
+// read calls fn with the fd until it returns true, waiting for the peer to
+// be readable each time it returns false (fn reads until EAGAIN first: the
+// set is edge-triggered). It fails once the peer is closed or its reads
+// are stopped.
+func (pc *peerConn) read(fn func(fd int) bool) error {
+	if pc == nil {
+		return errPeerClosed
+	}
+	for {
+		select {
+		case <-pc.stop:
+			return errPeerStopped
+		default:
+		}
+		pc.mu.RLock()
+		if pc.closed {
+			pc.mu.RUnlock()
+			return errPeerClosed
+		}
+		ok := fn(pc.fd)
+		pc.mu.RUnlock()
+		if ok {
+			return nil
+		}
+		pc.wait(pc.rd, pc.stop)
+	}
+}
+
+// write is read for writing (stopping reads does not end it).
+func (pc *peerConn) write(fn func(fd int) bool) error {
+	if pc == nil {
+		return errPeerClosed
+	}
+	for {
+		pc.mu.RLock()
+		if pc.closed {
+			pc.mu.RUnlock()
+			return errPeerClosed
+		}
+		ok := fn(pc.fd)
+		pc.mu.RUnlock()
+		if ok {
+			return nil
+		}
+		pc.wait(pc.wr, nil)
+	}
+}
+
+func (pc *peerConn) wait(ready, stop chan struct{}) {
+	if pc.id == 0 {
+		t := time.NewTimer(time.Millisecond)
+		defer t.Stop()
+		select {
+		case <-t.C:
+		case <-stop:
+		case <-pc.done:
+		}
+		return
+	}
+	select {
+	case <-ready:
+	case <-stop:
+	case <-pc.done:
+	}
+}
+
+// control calls fn with the fd unless the peer is closed.
+func (pc *peerConn) control(fn func(fd int)) error {
+	if pc == nil {
+		return errPeerClosed
+	}
+	pc.mu.RLock()
+	defer pc.mu.RUnlock()
+	if pc.closed {
+		return errPeerClosed
+	}
+	fn(pc.fd)
+	return nil
+}
+
+// stopReads ends the reads, waiting or to come (resetProgram's way to stop
+// the pump that reads the peer).
+func (pc *peerConn) stopReads() {
+	if pc != nil {
+		pc.once.Do(func() { close(pc.stop) })
+	}
+}
+
+// readSome is one read of what the peer has, waiting for it: a datagram
+// (seqpacket) peer's next datagram, io.EOF for a zero-length read, as
+// os.File's Read.
+func (pc *peerConn) readSome(b []byte) (int, error) {
+	var n int
+	var rerr error
+	err := pc.read(func(fd int) bool {
+		for {
+			n, rerr = rawRead(fd, b)
+			if rerr != unix.EINTR {
+				return rerr != unix.EAGAIN
+			}
+		}
+	})
+	if err != nil {
+		return 0, err
+	}
+	if rerr != nil {
+		return 0, rerr
+	}
+	if n == 0 && len(b) > 0 {
+		return 0, io.EOF
+	}
+	return n, nil
+}
+
+// close closes the fd once the calls under way on it are done, and wakes
+// the waiters. Closing the fd (ours only, close-on-exec) takes it out of
+// the epoll set: no EPOLL_CTL_DEL.
+func (pc *peerConn) close() error {
+	if pc == nil {
+		return errPeerClosed
+	}
+	pc.mu.Lock()
+	if pc.closed {
+		pc.mu.Unlock()
+		return errPeerClosed
+	}
+	pc.closed = true
+	if pc.id != 0 {
+		pp := pc.pp
+		pp.mu.Lock()
+		delete(pp.m, pc.id)
+		pp.mu.Unlock()
+	}
+	err := rawClose(pc.fd) // an AF_UNIX socket: no linger
+	pc.mu.Unlock()
+	close(pc.done)
+	return err
+}
