@@ -155,7 +155,11 @@ func (so *socket) dgramProgramToNet() {
 	for {
 		n, err := peer.readSome(buf)
 		if err == io.EOF || n == 0 && err == nil {
-			if so.peerHungUp() {
+			// Through the peer's lock: unlocked, a close could free the
+			// number for reuse.
+			hung := true
+			peer.control(func(fd int) { hung = fdHungUp(fd) })
+			if hung {
 				break
 			}
 			n, err = 0, nil // an empty datagram

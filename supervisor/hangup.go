@@ -110,8 +110,11 @@ func (so *socket) hangupNeeded() bool {
 
 // peerHungUp reports whether the program has closed its end entirely (as
 // opposed to shutdown(SHUT_WR), which only ends its writing side).
-func (so *socket) peerHungUp() bool {
-	p := []unix.PollFd{{Fd: int32(so.peerFd), Events: 0}}
+func (so *socket) peerHungUp() bool { return fdHungUp(so.peerFd) }
+
+// fdHungUp reports whether the other end of the AF_UNIX socket fd is closed.
+func fdHungUp(fd int) bool {
+	p := []unix.PollFd{{Fd: int32(fd), Events: 0}}
 	n, _ := rawPollNow(p)
 	return n > 0 && p[0].Revents&unix.POLLHUP != 0
 }
