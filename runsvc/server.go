@@ -23,6 +23,9 @@ import (
 	"ztnc/zerotier/vl2"
 )
 
+// tuneOnce: the runtime is the process's, set once for all its Servers.
+var tuneOnce sync.Once
+
 // Server serves ztnc-run's requests against one node, one stack and one
 // supervisor: every program handed over gets the same addresses and loopback.
 type Server struct {
@@ -197,6 +200,13 @@ func (s *Server) handle(c int) {
 		return
 	}
 	s.log.Info("serving a program", "pid", cred.Pid, "networks", strings.Join(req.Nwids, ","))
+	// Tuned as ztnc-run's own node is, once there is a program to serve:
+	// a service that serves none (the lab's root and controller) keeps
+	// Go's defaults.
+	tuneOnce.Do(func() {
+		gc, procs := supervisor.TuneRuntime()
+		s.log.Info("runtime set for serving programs", "gogc", gc, "gomaxprocs", procs)
+	})
 	if err := s.sup.Serve(fds[0]); err != nil {
 		s.log.Warn("serving a program", "pid", cred.Pid, "err", err)
 	}

@@ -13,8 +13,6 @@ import (
 	"net/netip"
 	"os"
 	"os/signal"
-	"runtime"
-	"runtime/debug"
 	"runtime/pprof"
 	"runtime/trace"
 	"strings"
@@ -112,23 +110,8 @@ func main() {
 }
 
 func run(args []string) int {
-	if os.Getenv("GOGC") == "" {
-		// The data path allocates per frame while the live heap stays small:
-		// collecting at 5x rather than 2x the live heap cost ~20 % of the
-		// throughput between two nodes (make bench). The price is a heap up
-		// to 5x the live one: a few MB in a bulk transfer, ~300 MB for a
-		// server taking 2,000 new connections/s (~50 MB live, mostly
-		// connections in TIME-WAIT).
-		debug.SetGCPercent(400)
-	}
-	if os.Getenv("GOMAXPROCS") == "" {
-		// Half the CPUs: the supervised program, the other nodes on the host
-		// and the kernel's network work need the rest. With all of them,
-		// idle processors spun and stole, and the monitor handed processors
-		// between threads: on 2 CPUs, two nodes moved 1,000 Mbit/s and 1,600
-		// new connections/s with 2, against 1,650 and 2,400 with 1.
-		runtime.GOMAXPROCS(max(1, runtime.GOMAXPROCS(0)/2))
-	}
+	// GOGC 400 and half the CPUs, unless the environment says (why: supervisor/tune.go).
+	supervisor.TuneRuntime()
 	fs := flag.NewFlagSet("ztnc-run", flag.ContinueOnError)
 	fs.SetOutput(io.Discard)
 	var locals prefixes

@@ -7,6 +7,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"sync"
 	"syscall"
@@ -273,7 +274,11 @@ exec python3 -m http.server ` + port + ` --bind ::`
 			marker := filepath.Join(base, "sleeper")
 			_, sleeperOut, sleeperDone := background(t, base, u.Wrap(run, "-d", svcHome, "--nwid", nwid, "--", "sh", "-c", "echo up > "+marker+"; exec sleep 300"))
 			waitFile(t, marker, sleeperDone)
-			killSvc()
+			// Serving programs, the service set the runtime as ztnc-run
+			// sets its own (the environment sets neither GOGC nor GOMAXPROCS).
+			if svcOut := killSvc(); !regexp.MustCompile(`msg="runtime set for serving programs" gogc=400 gomaxprocs=\d+`).MatchString(svcOut) {
+				t.Errorf("the service did not set its runtime for serving programs:\n%s", svcOut)
+			}
 			select {
 			case err := <-sleeperDone:
 				if code := exitCode(err); code != 128+int(syscall.SIGTERM) || !strings.Contains(sleeperOut(), "the service stopped") {
