@@ -145,9 +145,23 @@ func (pc *peerConn) read(fn func(fd int) bool) error {
 	if pc == nil {
 		return errPeerClosed
 	}
+	return pc.retry(fn, pc.rd, pc.stop)
+}
+
+// write is read for writing (stopping reads does not end it).
+func (pc *peerConn) write(fn func(fd int) bool) error {
+	if pc == nil {
+		return errPeerClosed
+	}
+	return pc.retry(fn, pc.wr, nil)
+}
+
+// retry calls fn until it returns true, waiting for ready between calls;
+// a closed stop (nil: none) ends it.
+func (pc *peerConn) retry(fn func(fd int) bool, ready, stop chan struct{}) error {
 	for {
 		select {
-		case <-pc.stop:
+		case <-stop:
 			return errPeerStopped
 		default:
 		}
@@ -161,27 +175,7 @@ func (pc *peerConn) read(fn func(fd int) bool) error {
 		if ok {
 			return nil
 		}
-		pc.wait(pc.rd, pc.stop)
-	}
-}
-
-// write is read for writing (stopping reads does not end it).
-func (pc *peerConn) write(fn func(fd int) bool) error {
-	if pc == nil {
-		return errPeerClosed
-	}
-	for {
-		pc.mu.RLock()
-		if pc.closed {
-			pc.mu.RUnlock()
-			return errPeerClosed
-		}
-		ok := fn(pc.fd)
-		pc.mu.RUnlock()
-		if ok {
-			return nil
-		}
-		pc.wait(pc.wr, nil)
+		pc.wait(ready, stop)
 	}
 }
 

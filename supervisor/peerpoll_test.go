@@ -174,6 +174,14 @@ func TestPeerPollerStopAndClose(t *testing.T) {
 	if n != 0 {
 		t.Fatalf("%d peers known after close", n)
 	}
+
+	// A socket's peer is nil once it is closed: every call says so.
+	var gone *peerConn
+	never := func(int) bool { called = true; return true }
+	if !errors.Is(gone.read(never), errPeerClosed) || !errors.Is(gone.write(never), errPeerClosed) ||
+		!errors.Is(gone.control(func(int) { called = true }), errPeerClosed) || called {
+		t.Fatal("a nil peer did not refuse a call")
+	}
 }
 
 // An event read for a peer just before it closed must not wake the next
