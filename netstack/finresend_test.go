@@ -97,23 +97,7 @@ func (c *finCase) run(t *testing.T, ipv string, data []byte) {
 		addr.Addr = tcpip.AddrFrom16(netip.AddrFrom4(pfb.Addr().As4()).As16())
 	}
 	var wq waiter.Queue
-	ep, terr := sa.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
-	if terr != nil {
-		t.Fatal(terr)
-	}
-	we, ch := waiter.NewChannelEntry(waiter.WritableEvents)
-	wq.EventRegister(&we)
-	if terr := ep.Connect(addr); terr != nil {
-		if _, ok := terr.(*tcpip.ErrConnectStarted); !ok {
-			t.Fatal(terr)
-		}
-		select {
-		case <-ch:
-		case <-time.After(10 * time.Second):
-			t.Fatal("connect timed out")
-		}
-	}
-	wq.EventUnregister(&we)
+	ep := dialTCP(t, sa, proto, addr, &wq)
 	// A few round trips first, as a connection's request and response
 	// make, so the sender's smoothed round trip is the pipe's.
 	for i := 0; i < 5; i++ {

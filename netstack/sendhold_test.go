@@ -67,23 +67,7 @@ func heldFin(t *testing.T, size int, how, ipv string) {
 		proto = ipv6.ProtocolNumber
 		dial.Addr = tcpip.AddrFrom16(netip.AddrFrom4(pfb.Addr().As4()).As16())
 	}
-	ep, terr := sa.NewEndpoint(tcp.ProtocolNumber, proto, &wq)
-	if terr != nil {
-		t.Fatal(terr)
-	}
-	we, ch := waiter.NewChannelEntry(waiter.WritableEvents)
-	wq.EventRegister(&we)
-	if terr := ep.Connect(dial); terr != nil {
-		if _, ok := terr.(*tcpip.ErrConnectStarted); !ok {
-			t.Fatal(terr)
-		}
-		select {
-		case <-ch:
-		case <-time.After(10 * time.Second):
-			t.Fatal("connect timed out")
-		}
-	}
-	wq.EventUnregister(&we)
+	ep := dialTCP(t, sa, proto, dial, &wq)
 
 	hold := sa.HoldSends(ep)
 	if _, terr := ep.Write(bytes.NewReader(data), tcpip.WriteOptions{}); terr != nil {

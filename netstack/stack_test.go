@@ -12,6 +12,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/header"
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv4"
 	"gvisor.dev/gvisor/pkg/tcpip/transport/icmp"
+	"gvisor.dev/gvisor/pkg/tcpip/transport/tcp"
 	"gvisor.dev/gvisor/pkg/waiter"
 )
 
@@ -64,6 +65,30 @@ func serveThenClose(t *testing.T, st *Stack, addr tcpip.FullAddress, proto tcpip
 			c.Close()
 		}
 	}()
+}
+
+// dialTCP connects a new TCP endpoint of st to addr and waits for the
+// handshake; wq is the endpoint's waiter queue.
+func dialTCP(t *testing.T, st *Stack, proto tcpip.NetworkProtocolNumber, addr tcpip.FullAddress, wq *waiter.Queue) tcpip.Endpoint {
+	t.Helper()
+	ep, terr := st.NewEndpoint(tcp.ProtocolNumber, proto, wq)
+	if terr != nil {
+		t.Fatal(terr)
+	}
+	we, ch := waiter.NewChannelEntry(waiter.WritableEvents)
+	wq.EventRegister(&we)
+	defer wq.EventUnregister(&we)
+	if terr := ep.Connect(addr); terr != nil {
+		if _, ok := terr.(*tcpip.ErrConnectStarted); !ok {
+			t.Fatal(terr)
+		}
+		select {
+		case <-ch:
+		case <-time.After(10 * time.Second):
+			t.Fatal("connect timed out")
+		}
+	}
+	return ep
 }
 
 // readFirstConn accepts one connection on ln and sends what it read, up to
