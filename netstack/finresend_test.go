@@ -146,6 +146,23 @@ func (c *finCase) bareFins() int {
 	return n
 }
 
+// runLosingMergedFin runs an IPv4 exchange whose first merged data+FIN
+// segment is lost on the way.
+func (c *finCase) runLosingMergedFin(t *testing.T) {
+	t.Helper()
+	var lost atomic.Bool
+	c.pa.shape = func(f []byte) time.Duration {
+		if k, _, bare, ok := finOf(f); ok && !bare && k.seq != 0 && lost.CompareAndSwap(false, true) {
+			return -1
+		}
+		return 0
+	}
+	c.run(t, "v4", []byte("HTTP/1.1 200 OK\r\n\r\nhello\n"))
+	if !lost.Load() {
+		t.Fatal("no data+FIN segment went out")
+	}
+}
+
 // The peer's ACK of a merged data+FIN segment comes after gVisor's
 // tail-loss probe (two round trips) but within a single segment's delayed
 // ACK allowance: the probe's bare FIN, which the peer does not need, is
@@ -190,18 +207,8 @@ func TestMergedFinLostRecovered(t *testing.T) {
 		t.Run(fmt.Sprintf("minRTO=%v", rto), func(t *testing.T) {
 			c := newFinCase(t)
 			c.minRTO = rto
-			var lost atomic.Bool
-			c.pa.shape = func(f []byte) time.Duration {
-				if k, _, bare, ok := finOf(f); ok && !bare && k.seq != 0 && lost.CompareAndSwap(false, true) {
-					return -1
-				}
-				return 0
-			}
 			start := time.Now()
-			c.run(t, "v4", []byte("HTTP/1.1 200 OK\r\n\r\nhello\n"))
-			if !lost.Load() {
-				t.Fatal("no data+FIN segment went out")
-			}
+			c.runLosingMergedFin(t)
 			if c.bareFins() == 0 {
 				t.Error("the lost FIN was not sent again")
 			}
@@ -222,18 +229,8 @@ func TestMergedFinLostRecovered(t *testing.T) {
 func TestMergedFinTimeoutNotHeld(t *testing.T) {
 	c := newFinCase(t)
 	c.noSACK = true
-	var lost atomic.Bool
-	c.pa.shape = func(f []byte) time.Duration {
-		if k, _, bare, ok := finOf(f); ok && !bare && k.seq != 0 && lost.CompareAndSwap(false, true) {
-			return -1
-		}
-		return 0
-	}
 	start := time.Now()
-	c.run(t, "v4", []byte("HTTP/1.1 200 OK\r\n\r\nhello\n"))
-	if !lost.Load() {
-		t.Fatal("no data+FIN segment went out")
-	}
+	c.runLosingMergedFin(t)
 	f := &c.sa.holds.fins
 	t.Logf("recovered in %v; held %d", time.Since(start), f.Held.Load())
 	if c.bareFins() == 0 || f.Held.Load() != 0 {

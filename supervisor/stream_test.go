@@ -35,21 +35,7 @@ func TestConnectAnsweredOnceThePumpOwnsTheClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lwq waiter.Queue
-	l, terr := st.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &lwq)
-	if terr != nil {
-		t.Fatalf("listener endpoint: %v", terr)
-	}
-	defer l.Close()
-	addr := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{127, 0, 0, 1})}
-	if terr := l.Bind(addr); terr != nil {
-		t.Fatalf("bind: %v", terr)
-	}
-	if terr := l.Listen(64); terr != nil {
-		t.Fatalf("listen: %v", terr)
-	}
-	la, _ := l.GetLocalAddress()
-	addr.Port = la.Port
+	l, lwq, addr := loopbackListener(t, st, 64)
 
 	for round := 0; round < 1000; round++ {
 		so, prog := newTestStream(t, s)
@@ -112,7 +98,7 @@ func TestConnectAnsweredOnceThePumpOwnsTheClose(t *testing.T) {
 		if why := <-unsafe; why != "" {
 			t.Fatalf("round %d: connect answered while a close of the program's end would drop its data: %s", round, why)
 		}
-		if got := acceptAndReadAll(t, l, &lwq); got != "ping" {
+		if got := acceptAndReadAll(t, l, lwq); got != "ping" {
 			t.Fatalf("round %d: the server read %q, want %q", round, got, "ping")
 		}
 	}
@@ -195,21 +181,7 @@ func connectedTestStream(t *testing.T) (*socket, int, tcpip.Endpoint, *waiter.Qu
 	if err != nil {
 		t.Fatal(err)
 	}
-	var lwq waiter.Queue
-	l, terr := st.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, &lwq)
-	if terr != nil {
-		t.Fatalf("listener endpoint: %v", terr)
-	}
-	t.Cleanup(l.Close)
-	addr := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{127, 0, 0, 1})}
-	if terr := l.Bind(addr); terr != nil {
-		t.Fatalf("bind: %v", terr)
-	}
-	if terr := l.Listen(1); terr != nil {
-		t.Fatalf("listen: %v", terr)
-	}
-	la, _ := l.GetLocalAddress()
-	addr.Port = la.Port
+	l, lwq, addr := loopbackListener(t, st, 1)
 	so, prog := newTestStream(t, s)
 	le, lch := waiter.NewChannelEntry(waiter.ReadableEvents)
 	lwq.EventRegister(&le)
@@ -344,4 +316,26 @@ func TestResetAfterFINReachesProgram(t *testing.T) {
 	if _, err := unix.Write(prog, []byte("x")); err != unix.EPIPE {
 		t.Fatalf("program's write after the reset: %v, want EPIPE", err)
 	}
+}
+
+// loopbackListener is a TCP listener of st on 127.0.0.1 (a free port) with
+// its waiter queue and address, closed when the test ends.
+func loopbackListener(t *testing.T, st *netstack.Stack, backlog int) (tcpip.Endpoint, *waiter.Queue, tcpip.FullAddress) {
+	t.Helper()
+	lwq := new(waiter.Queue)
+	l, terr := st.NewEndpoint(tcp.ProtocolNumber, ipv4.ProtocolNumber, lwq)
+	if terr != nil {
+		t.Fatalf("listener endpoint: %v", terr)
+	}
+	t.Cleanup(l.Close)
+	addr := tcpip.FullAddress{Addr: tcpip.AddrFrom4([4]byte{127, 0, 0, 1})}
+	if terr := l.Bind(addr); terr != nil {
+		t.Fatalf("bind: %v", terr)
+	}
+	if terr := l.Listen(backlog); terr != nil {
+		t.Fatalf("listen: %v", terr)
+	}
+	la, _ := l.GetLocalAddress()
+	addr.Port = la.Port
+	return l, lwq, addr
 }
