@@ -50,10 +50,12 @@ type peerConn struct {
 	// is made on a number that a close has freed for reuse.
 	mu     sync.RWMutex
 	closed bool
-	rd, wr chan struct{} // cap 1: readiness came since the last wait
-	stop   chan struct{} // closed: reads end with errPeerStopped
-	once   sync.Once
-	done   chan struct{} // closed with fd
+	// outArmed: EPOLLOUT is in the set's mask (only the writer touches it).
+	outArmed bool
+	rd, wr   chan struct{} // cap 1: readiness came since the last wait
+	stop     chan struct{} // closed: reads end with errPeerStopped
+	once     sync.Once
+	done     chan struct{} // closed with fd
 }
 
 func newPeerPoller() (*peerPoller, error) {
@@ -81,9 +83,11 @@ func (pp *peerPoller) add(fd int) *peerConn {
 	pp.m[id] = pc
 	pp.mu.Unlock()
 	// Edge-triggered: an event per change, and the waits read or write
-	// until EAGAIN before they wait.
-	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLOUT | unix.EPOLLRDHUP | unix.EPOLLET,
-		Fd: int32(id), Pad: int32(id >> 32)}
+	// until EAGAIN before they wait. Writability only once a write has
+	// met a full buffer (retry): a fresh socket is writable, and each
+	// read of ours by the program is a write-space edge, so with EPOLLOUT
+	// from the start every connection woke the poller twice for nothing.
+	ev := pp.event(id, false)
 	if err := unix.EpollCtl(pp.epfd, unix.EPOLL_CTL_ADD, fd, &ev); err != nil { // raw in x/sys
 		// Out of watches: this peer works, polled (see wait).
 		slog.Warn("peer epoll_ctl", "err", err)
@@ -94,6 +98,15 @@ func (pp *peerPoller) add(fd int) *peerConn {
 	}
 	pc.id = id
 	return pc
+}
+
+// event is the set's entry for peer id, with or without EPOLLOUT.
+func (pp *peerPoller) event(id uint64, out bool) unix.EpollEvent {
+	ev := unix.EpollEvent{Events: unix.EPOLLIN | unix.EPOLLRDHUP | unix.EPOLLET, Fd: int32(id), Pad: int32(id >> 32)}
+	if out {
+		ev.Events |= unix.EPOLLOUT
+	}
+	return ev
 }
 
 func (pp *peerPoller) run() {
@@ -145,7 +158,7 @@ func (pc *peerConn) read(fn func(fd int) bool) error {
 	if pc == nil {
 		return errPeerClosed
 	}
-	return pc.retry(fn, pc.rd, pc.stop)
+	return pc.retry(fn, pc.rd, pc.stop, false)
 }
 
 // write is read for writing (stopping reads does not end it).
@@ -153,12 +166,13 @@ func (pc *peerConn) write(fn func(fd int) bool) error {
 	if pc == nil {
 		return errPeerClosed
 	}
-	return pc.retry(fn, pc.wr, nil)
+	return pc.retry(fn, pc.wr, nil, true)
 }
 
 // retry calls fn until it returns true, waiting for ready between calls;
-// a closed stop (nil: none) ends it.
-func (pc *peerConn) retry(fn func(fd int) bool, ready, stop chan struct{}) error {
+// a closed stop (nil: none) ends it. A writer (out) arms EPOLLOUT the first
+// time fn finds the peer full.
+func (pc *peerConn) retry(fn func(fd int) bool, ready, stop chan struct{}, out bool) error {
 	for {
 		select {
 		case <-stop:
@@ -171,16 +185,25 @@ func (pc *peerConn) retry(fn func(fd int) bool, ready, stop chan struct{}) error
 			return errPeerClosed
 		}
 		ok := fn(pc.fd)
+		arm := !ok && out && !pc.outArmed && pc.id != 0
+		if arm {
+			// EPOLL_CTL_MOD queues an event if the peer is writable by
+			// now: no edge between the failed write and this is lost.
+			ev := pc.pp.event(pc.id, true)
+			pc.outArmed = unix.EpollCtl(pc.pp.epfd, unix.EPOLL_CTL_MOD, pc.fd, &ev) == nil
+		}
 		pc.mu.RUnlock()
 		if ok {
 			return nil
 		}
-		pc.wait(ready, stop)
+		pc.wait(ready, stop, pc.id == 0 || out && !pc.outArmed)
 	}
 }
 
-func (pc *peerConn) wait(ready, stop chan struct{}) {
-	if pc.id == 0 {
+// wait waits for ready; poll: no epoll event will come (the add or the
+// arming failed), so a millisecond's sleep stands in for it.
+func (pc *peerConn) wait(ready, stop chan struct{}, poll bool) {
+	if poll {
 		t := time.NewTimer(time.Millisecond)
 		defer t.Stop()
 		select {
