@@ -16,9 +16,10 @@ import (
 // HandleDatagram processes one received UDP payload from remote on local
 // socket index local (Switch::onRemotePacket). It never panics on any input
 // and counts every drop. b is only borrowed: it may be modified (relayed
-// hop counts) and nothing keeps it after the call, so a reader can reuse its
-// buffer. (Fragments are copied by the assembler; a whole packet is copied
-// here, which makes every packet decoded further on the node's own.)
+// hop counts, decryption in place) and nothing keeps it after the call, so a
+// reader can reuse its buffer. (Fragments are copied by the assembler; a
+// whole packet is decrypted where it lies and copied once it is known to be
+// other than a FRAME: see decodeLocked.)
 func (n *Node) HandleDatagram(local int, from netip.AddrPort, b []byte) {
 	n.Counters.RxDatagrams.Add(1)
 	from = path.Unmap(from)
@@ -65,7 +66,7 @@ func (n *Node) HandleDatagram(local int, from netip.AddrPort, b []byte) {
 			n.handleWhole(local, from, whole)
 			return
 		}
-		n.handlePacket(local, from, append(packet.Packet(nil), p...))
+		n.handlePacket(local, from, p, false)
 	}
 }
 
@@ -80,11 +81,12 @@ func (n *Node) handleWhole(local int, from netip.AddrPort, b []byte) {
 		n.Counters.DropSelf.Add(1)
 		return
 	}
-	n.handlePacket(local, from, p)
+	n.handlePacket(local, from, p, true)
 }
 
-// handlePacket is IncomingPacket::tryDecode for a whole packet addressed to us.
-func (n *Node) handlePacket(local int, from netip.AddrPort, p packet.Packet) {
+// handlePacket is IncomingPacket::tryDecode for a whole packet addressed to
+// us; owned says p is the node's, else it is the caller's to reuse.
+func (n *Node) handlePacket(local int, from netip.AddrPort, p packet.Packet, owned bool) {
 	switch {
 	case p.Cipher() == packet.CipherNoneTrustedPath && !n.inboundTrusted(from, p.TrustedPathID()):
 		// Plaintext claiming a trusted path from outside the configured
@@ -92,52 +94,77 @@ func (n *Node) handlePacket(local int, from netip.AddrPort, p packet.Packet) {
 		n.Counters.DropUntrusted.Add(1)
 		return
 	case p.Cipher() == packet.CipherPoly1305None && p.Verb() == packet.VerbHello:
-		n.handleHello(local, from, p)
+		n.handleHello(local, from, own(p, owned))
 		return
 	}
 	now := time.Now()
-	var after []func()
 	n.mu.Lock()
 	pr := n.peers[p.Source()]
 	if pr == nil {
-		n.parkLocked(local, from, p, now)
+		n.parkLocked(local, from, own(p, owned), now)
 		n.requestWhoisLocked(p.Source(), now)
 		n.mu.Unlock()
 		return
 	}
-	after = n.decodeLocked(pr, local, from, p, now)
+	after, up, toVL2 := n.decodeLocked(pr, local, from, p, owned, now)
 	n.mu.Unlock()
 	for _, f := range after {
 		f()
 	}
+	if toVL2 {
+		n.cfg.VL2(up)
+	}
+}
+
+// own returns p, copied unless owned.
+func own(p packet.Packet, owned bool) packet.Packet {
+	if owned {
+		return p
+	}
+	return append(packet.Packet(nil), p...)
 }
 
 // decodeLocked authenticates, decompresses, de-duplicates and dispatches a
-// packet from a known peer; it returns work to run after unlocking.
-func (n *Node) decodeLocked(pr *peer.Peer, local int, from netip.AddrPort, p packet.Packet, now time.Time) []func() {
+// packet from a known peer (owned as for handlePacket); it returns work to
+// run after unlocking, and a packet for VL2 (when toVL2) apart from it:
+// passed by value, a frame's hand-off allocates nothing.
+func (n *Node) decodeLocked(pr *peer.Peer, local int, from netip.AddrPort, p packet.Packet, owned bool, now time.Time) (after []func(), up VL2Packet, toVL2 bool) {
 	wireID := p.ID()
 	if p.Cipher() == packet.CipherNoneTrustedPath {
 		// Checked again: a parked packet may be decoded after the
 		// configuration changed.
 		if !n.inboundTrusted(from, p.TrustedPathID()) {
 			n.Counters.DropUntrusted.Add(1)
-			return nil
+			return
 		}
 		n.Counters.RxTrusted.Add(1)
 	} else if err := p.Dearmor(pr.Keys); err != nil {
 		n.Counters.DropAuth.Add(1)
 		n.log.Debug("dropped packet failing authentication", "from", pr.Identity.Address, "addr", from, "err", err)
-		return nil
+		return
 	}
 	p, err := p.Decompress()
 	if err != nil {
 		n.Counters.DropMalformed.Add(1)
-		return nil
+		return
 	}
 	if !pr.FreshID(wireID) {
 		n.Counters.DropReplay.Add(1)
 		n.log.Debug("dropped replayed packet", "from", pr.Identity.Address, "id", wireID)
-		return nil
+		return
+	}
+	if p.Verb() != packet.VerbFrame {
+		// Handlers may keep what they are given; only a FRAME goes up
+		// borrowed (VL2Packet.Payload), saving a copy per frame.
+		p = own(p, owned)
+	}
+	if isVL2Verb(p.Verb()) {
+		n.Counters.RxPackets.Add(1)
+		n.receivedLocked(pr, local, from, p.Hops(), p.Verb(), now)
+		if n.cfg.VL2 == nil {
+			return
+		}
+		return nil, VL2Packet{From: pr.Identity, PacketID: p.ID(), Verb: p.Verb(), Hops: p.Hops(), Payload: p.Payload(), Received: now}, true
 	}
 	received, after, err := n.dispatchLocked(pr, local, from, p, now)
 	if err != nil {
@@ -145,13 +172,13 @@ func (n *Node) decodeLocked(pr *peer.Peer, local int, from netip.AddrPort, p pac
 			n.Counters.DropMalformed.Add(1)
 		}
 		n.log.Debug("dropped packet", "from", pr.Identity.Address, "verb", p.Verb(), "err", err)
-		return nil
+		return nil, VL2Packet{}, false
 	}
 	n.Counters.RxPackets.Add(1)
 	if received {
 		n.receivedLocked(pr, local, from, p.Hops(), p.Verb(), now)
 	}
-	return after
+	return after, VL2Packet{}, false
 }
 
 // handleHello authenticates a HELLO, learning the sender's identity if new

@@ -310,7 +310,11 @@ func (n *Node) flushQueuesLocked(now time.Time) []func() {
 	}
 	n.rxQueue = keptRx
 	for _, it := range ready {
-		after = append(after, n.decodeLocked(n.peers[it.p.Source()], it.local, it.from, it.p, now)...)
+		a, up, toVL2 := n.decodeLocked(n.peers[it.p.Source()], it.local, it.from, it.p, true, now)
+		after = append(after, a...)
+		if toVL2 {
+			after = append(after, n.vl2After(up)...)
+		}
 	}
 	return after
 }

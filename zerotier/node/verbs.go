@@ -74,10 +74,8 @@ func (n *Node) dispatchLocked(pr *peer.Peer, local int, from netip.AddrPort, p p
 		}
 		return true, nil, nil
 	}
-	if isVL2Verb(p.Verb()) {
-		return true, n.vl2After(VL2Packet{From: pr.Identity, PacketID: p.ID(), Verb: p.Verb(), Hops: p.Hops(), Payload: p.Payload()}), nil
-	}
-	// Unknown verbs that authenticate count as traffic (1.14).
+	// Unknown verbs that authenticate count as traffic (1.14). (VL2 verbs
+	// are handed up by decodeLocked before this.)
 	return true, nil, nil
 }
 

@@ -18,11 +18,16 @@ type VL2Packet struct {
 	Verb     packet.Verb
 	Hops     int
 	// Payload is the verb payload; for OK and ERROR it starts after the
-	// in-re verb and packet ID (InRe holds those).
+	// in-re verb and packet ID (InRe holds those). A FRAME's is borrowed
+	// (it lies in the socket reader's buffer): valid during the callback
+	// only, so a handler that keeps it copies it. Others are the handler's.
 	Payload []byte
 	InRe    message.InRe
 	// ErrorCode is set for ERROR.
 	ErrorCode packet.ErrorCode
+	// Received is when the node took the packet in, if it says (a clock
+	// reading costs as much as the rest of a frame's VL2 handling).
+	Received time.Time
 }
 
 // isVL2Verb reports verbs the VL1 node passes up.
@@ -42,7 +47,8 @@ func (n *Node) vl2After(in VL2Packet) []func() {
 		return nil
 	}
 	// No copy: the payload lies in a packet the node made for this delivery
-	// alone (HandleDatagram copies or reassembles every packet it decodes).
+	// alone (decodeLocked copies every packet other than a FRAME it got
+	// borrowed, and no FRAME comes here).
 	return []func(){func() { cb(in) }}
 }
 

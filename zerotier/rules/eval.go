@@ -62,6 +62,11 @@ type Verdict struct {
 	Tees     []Tee
 }
 
+// AcceptsAll reports whether rs accepts every frame without looking at it
+// (its first rule is ACCEPT, as in the default rule set): Evaluate would
+// return Accept with no tees for any frame, so callers can skip building one.
+func AcceptsAll(rs []Rule) bool { return len(rs) > 0 && rs[0].Type() == ActionAccept }
+
 // Evaluate runs one rule list over a frame.
 func Evaluate(rs []Rule, f *Frame) Verdict {
 	var v Verdict

@@ -159,3 +159,30 @@ func FuzzEvaluate(f *testing.F) {
 		}
 	})
 }
+
+// TestAcceptsAll: where AcceptsAll holds, Evaluate accepts any frame, tee
+// free, whatever follows the first rule (including the modifier bits).
+func TestAcceptsAll(t *testing.T) {
+	tee := Rule{T: ActionTee, Value: make([]byte, 14)}
+	binary.BigEndian.PutUint64(tee.Value, 0x1122334455)
+	frames := []*Frame{
+		{Inbound: true, Me: 1, ZTSource: 2, ZTDest: 1, EtherType: 0x0800, Payload: ipv4("10.0.0.1", "10.0.0.2", 6, make([]byte, 20))},
+		{Me: 1, ZTSource: 1, ZTDest: 0x1122334455, MACDest: [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}, EtherType: 0x0806},
+		{Inbound: true, Me: 1, EtherType: 0x86dd, Payload: []byte{1}},
+	}
+	for _, rs := range [][]Rule{{accept}, {accept, drop}, {{T: ActionAccept | FlagNot}, tee}, {{T: ActionAccept | FlagOr}}} {
+		if !AcceptsAll(rs) {
+			t.Fatalf("AcceptsAll(%v) false", rs)
+		}
+		for _, f := range frames {
+			if v := Evaluate(rs, f); v.Result != Accept || len(v.Tees) != 0 {
+				t.Fatalf("Evaluate(%v, %+v) = %+v", rs, f, v)
+			}
+		}
+	}
+	for _, rs := range [][]Rule{nil, {drop, accept}, {tee, accept}, {rj(t, `{"type":"MATCH_ETHERTYPE","etherType":2048}`), accept}} {
+		if AcceptsAll(rs) {
+			t.Fatalf("AcceptsAll(%v) true", rs)
+		}
+	}
+}

@@ -446,6 +446,9 @@ func (n *Network) outboundAllowedLocked(src, dst [6]byte, et uint16, data []byte
 }
 
 func (n *Network) outboundRulesLocked(src, dst [6]byte, et uint16, data []byte, peer uint64, tee bool) bool {
+	if rules.AcceptsAll(n.conf.Rules) {
+		return true
+	}
 	var fr rules.Frame
 	f := &fr
 	n.ruleFrame(f, false, peer, src, dst, et, data)
@@ -472,6 +475,9 @@ func (n *Network) outboundRulesLocked(src, dst [6]byte, et uint16, data []byte, 
 
 // inboundVerdictLocked: 0 drop, 1 accept, 2 super-accept.
 func (n *Network) inboundVerdictLocked(peer address.Address, src, dst [6]byte, et uint16, data []byte) int {
+	if rules.AcceptsAll(n.conf.Rules) {
+		return 1
+	}
 	var fr rules.Frame
 	f := &fr
 	n.ruleFrame(f, true, uint64(peer), src, dst, et, data)
@@ -528,16 +534,22 @@ var broadcastMAC = [6]byte{0xff, 0xff, 0xff, 0xff, 0xff, 0xff}
 func (l *Layer) sendFrame(n *Network, frame []byte) error {
 	now := time.Now()
 	l.lock()
-	defer l.unlock()
-	return l.sendFrameLocked(n, frame, now, nil)
+	o, send, err := l.sendFrameLocked(n, frame, now)
+	l.unlock()
+	if send {
+		// After l.mu, as sendFrames does: no closure and queue entry per frame.
+		_ = l.Send(o.Dest, o.Verb, o.Payload)
+	}
+	return err
 }
 
-// sendFrameLocked sends one frame; a unicast FRAME is appended to batch
-// when there is one (sendbatch.go) and sent after l.mu otherwise.
-func (l *Layer) sendFrameLocked(n *Network, frame []byte, now time.Time, batch *[]node.Outgoing) error {
+// sendFrameLocked sends one frame, except a unicast FRAME to another node:
+// that it returns (send) for the caller to send after l.mu, alone or with
+// others (sendbatch.go).
+func (l *Layer) sendFrameLocked(n *Network, frame []byte, now time.Time) (o node.Outgoing, send bool, err error) {
 	if len(frame) < 14 {
 		l.Counters.DropFrame.Add(1)
-		return nil
+		return o, false, nil
 	}
 	var dst, src [6]byte
 	copy(dst[:], frame[0:6])
@@ -545,50 +557,49 @@ func (l *Layer) sendFrameLocked(n *Network, frame []byte, now time.Time, batch *
 	et := binary.BigEndian.Uint16(frame[12:])
 	data := frame[14:]
 	if n.left {
-		return ErrNoConfig
+		return o, false, ErrNoConfig
 	}
 	if n.conf == nil {
-		return ErrNoConfig
+		return o, false, ErrNoConfig
 	}
 	var mine [6]byte
 	copy(mine[:], n.port.mac)
 	bridged := src != mine
 	if bridged && !n.isBridgeLocked(l.me.Address) {
 		l.Counters.DropFrame.Add(1) // a foreign source MAC needs an active bridge
-		return nil
+		return o, false, nil
 	}
 	if dst[0]&1 != 0 {
 		l.sendMulticastLocked(n, dst, src, et, data, now)
-		return nil
+		return o, false, nil
 	}
 	if dst == mine {
 		cp := append([]byte(nil), frame...)
 		l.later(func() { n.port.deliver(cp) })
-		return nil
+		return o, false, nil
 	}
 	if peer, ok := netconf.AddressOfMAC(net.HardwareAddr(dst[:]), n.id); ok {
 		if !n.outboundAllowedLocked(src, dst, et, data, uint64(peer)) {
-			return nil
+			return o, false, nil
 		}
 		if bridged {
 			n.sendExtLocked(peer, 0, dst, src, et, data)
 			l.Counters.FramesOut.Add(1)
-			return nil
+			return o, false, nil
 		}
 		n.pushIfNeededLocked(peer, now)
-		payload := (&Frame{NetworkID: n.id, EtherType: et, Data: data}).Append(nil)
+		payload := (&Frame{NetworkID: n.id, EtherType: et, Data: data}).Append(make([]byte, 0, 10+len(data)))
 		l.Counters.FramesOut.Add(1)
-		if batch != nil && peer != l.me.Address {
-			*batch = append(*batch, node.Outgoing{Dest: peer, Verb: packet.VerbFrame, Payload: payload})
-			return nil
+		if peer != l.me.Address {
+			return node.Outgoing{Dest: peer, Verb: packet.VerbFrame, Payload: payload}, true, nil
 		}
 		l.later(func() { _ = l.Send(peer, packet.VerbFrame, payload) })
-		return nil
+		return o, false, nil
 	}
 	// A MAC behind a bridge: the one it was learned behind, else every
 	// active bridge (up to 32), rules run per bridge (Switch.cpp).
 	if !n.outboundAllowedLocked(src, dst, et, data, 0) {
-		return nil
+		return o, false, nil
 	}
 	var bridges []address.Address
 	if b, ok := n.behind[dst]; ok {
@@ -612,7 +623,7 @@ func (l *Layer) sendFrameLocked(n *Network, frame []byte, now time.Time, batch *
 	} else {
 		l.Counters.DropFrame.Add(1)
 	}
-	return nil
+	return o, false, nil
 }
 
 // sendMulticastLocked maps a multicast/broadcast frame to its group and
@@ -702,12 +713,12 @@ func (l *Layer) handleFrame(in node.VL2Packet, since time.Time) {
 	var nwid uint64
 	var com *credential.COM
 	var ef *ExtFrame
-	var fr *Frame
+	var fr Frame
 	var mf *MulticastFrame
 	var err error
 	switch in.Verb {
 	case packet.VerbFrame:
-		if fr, err = ParseFrame(in.Payload); err == nil {
+		if err = parseFrame(in.Payload, &fr); err == nil {
 			nwid = fr.NetworkID
 		}
 	case packet.VerbExtFrame:
@@ -723,9 +734,21 @@ func (l *Layer) handleFrame(in node.VL2Packet, since time.Time) {
 		l.Counters.DropMalformed.Add(1)
 		return
 	}
-	now := time.Now()
+	now := in.Received
+	if now.IsZero() || !since.IsZero() {
+		now = time.Now() // not from the node, or held since
+	}
+	// The frame for our port, delivered after l.mu is let go as later()
+	// would, without a closure and a queue entry per frame.
+	var out []byte
+	var port *Port
 	l.lock()
-	defer l.unlock()
+	defer func() {
+		l.unlock()
+		if out != nil {
+			port.deliver(out)
+		}
+	}()
 	n := l.nets[nwid]
 	if n == nil {
 		l.Counters.DropNotJoined.Add(1)
@@ -765,7 +788,7 @@ func (l *Layer) handleFrame(in node.VL2Packet, since time.Time) {
 		binary.BigEndian.PutUint16(frame[12:], et)
 		copy(frame[14:], data)
 		l.Counters.FramesIn.Add(1)
-		l.later(func() { n.port.deliver(frame) })
+		out, port = frame, n.port
 	}
 	switch in.Verb {
 	case packet.VerbFrame:

@@ -113,6 +113,9 @@ type Layer struct {
 
 	ctlSlots chan struct{} // controller requests in flight
 
+	holdMu sync.Mutex
+	holds  atomic.Pointer[holdSet] // hold.go
+
 	credMu   sync.Mutex
 	credNext map[address.Address]time.Time // earliest next NETWORK_CREDENTIALS per peer
 
@@ -366,6 +369,7 @@ func (l *Layer) holdLocked(in node.VL2Packet, since time.Time) {
 		l.held = l.held[1:]
 		l.Counters.DropNotMember.Add(1)
 	}
+	in.Payload = append([]byte(nil), in.Payload...) // a FRAME's is only lent (node.VL2Packet)
 	l.held = append(l.held, heldPacket{pkt: in, since: since, last: now})
 }
 
@@ -405,6 +409,7 @@ func (l *Layer) Join(nwid uint64, saved []byte) *Network {
 		n.requestConfigLocked(time.Now())
 	}
 	l.log.Info("joined network", "network", fmt.Sprintf("%016x", nwid))
+	l.later(l.refreshHolds)
 	return n
 }
 
@@ -418,6 +423,7 @@ func (l *Layer) Leave(nwid uint64) bool {
 	}
 	delete(l.nets, nwid)
 	n.leftLocked()
+	l.later(l.refreshHolds)
 	return true
 }
 

@@ -80,6 +80,12 @@ func TestNetstackTCP(t *testing.T) {
 	}
 	sa, _ := attach(t, na)
 	sb, _ := attach(t, nb)
+	// The stack set its port's holder: a read's frames go up held.
+	if r := b.VL2.HoldDeliveries(); r == nil {
+		t.Fatal("no holder after attaching a stack")
+	} else {
+		r()
+	}
 	for _, dst := range []netip.Addr{ipv4Of(t, nb), netconf.RFC4193(nwid, b.Node.Address()).Addr()} {
 		proto := ipv4.ProtocolNumber
 		if dst.Is6() {

@@ -82,6 +82,11 @@ type membership struct {
 	lastPushed time.Time
 	lastLike   time.Time
 	lastReply  time.Time // last NEED_MEMBERSHIP_CERTIFICATE push
+
+	// The COMs and identity allowedLocked last found agreeing: agreement
+	// hashes the identity (SHA-384), too costly to redo for every frame.
+	agreedOwn, agreedCOM *credential.COM
+	agreedID             *identity.Identity
 }
 
 func newNetwork(l *Layer, nwid uint64) *Network {
@@ -388,10 +393,17 @@ func (n *Network) allowedLocked(who *identity.Identity) bool {
 		return true
 	}
 	m := n.members[who.Address]
-	if m == nil || m.com == nil || n.conf.COM == nil {
+	if m == nil || m.com == nil || n.conf.COM == nil || m.com.Timestamp() <= m.comRevoked {
 		return false
 	}
-	return m.com.Timestamp() > m.comRevoked && n.conf.COM.AgreesWith(m.com, who)
+	if m.agreedCOM == m.com && m.agreedOwn == n.conf.COM && m.agreedID == who {
+		return true
+	}
+	if !n.conf.COM.AgreesWith(m.com, who) {
+		return false
+	}
+	m.agreedOwn, m.agreedCOM, m.agreedID = n.conf.COM, m.com, who
+	return true
 }
 
 // Allowed reports whether a peer may exchange frames with us on n.

@@ -52,6 +52,7 @@ func (p *Port) SetHolder(hold, release func()) {
 	p.mu.Lock()
 	p.hold, p.release = hold, release
 	p.mu.Unlock()
+	p.n.l.refreshHolds()
 }
 
 func (p *Port) deliver(frame []byte) {

@@ -34,7 +34,11 @@ func (l *Layer) sendFrames(n *Network, frames [][]byte, bs batchSender) error {
 	l.lock()
 	var err error
 	for _, f := range frames {
-		if err = l.sendFrameLocked(n, f, now, &out); err != nil {
+		o, send, e := l.sendFrameLocked(n, f, now)
+		if send {
+			out = append(out, o)
+		}
+		if err = e; err != nil {
 			break
 		}
 	}

@@ -48,13 +48,22 @@ func (f *Frame) Append(b []byte) []byte {
 
 // ParseFrame reads a FRAME payload.
 func ParseFrame(b []byte) (*Frame, error) {
-	r := wire.NewReader(b)
-	f := &Frame{NetworkID: r.U64("network ID"), EtherType: r.U16("ethertype")}
-	f.Data = r.Rest()
-	if err := r.Err(); err != nil {
-		return nil, fmt.Errorf("%w: FRAME: %v", ErrMalformed, err)
+	f := new(Frame)
+	if err := parseFrame(b, f); err != nil {
+		return nil, err
 	}
 	return f, nil
+}
+
+// parseFrame is ParseFrame into f (the receive path keeps it on the stack).
+func parseFrame(b []byte, f *Frame) error {
+	r := wire.NewReader(b)
+	*f = Frame{NetworkID: r.U64("network ID"), EtherType: r.U16("ethertype")}
+	f.Data = r.Rest()
+	if err := r.Err(); err != nil {
+		return fmt.Errorf("%w: FRAME: %v", ErrMalformed, err)
+	}
+	return nil
 }
 
 // ExtFrame is an EXT_FRAME payload.
