@@ -214,7 +214,7 @@ func (so *socket) moveAccepted(wait bool) bool {
 func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 	// Non-blocking at first: the usual connect, into a backlog with room,
 	// then runs under so.mu, which keeps so.lref open, and needs no copy of it.
-	fd, err := unix.Socket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
+	fd, err := rawSocket(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_CLOEXEC|unix.SOCK_NONBLOCK, 0)
 	if err != nil {
 		return false
 	}
@@ -232,9 +232,9 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		return false
 	}
 	so.pending[key] = p
-	err = rawConnectUnix(fd, listenPath(so.lref.fd)) // fd is non-blocking yet
+	err = rawConnectUnix(fd, so.lref.path) // fd is non-blocking yet
 	for err == unix.EINTR {
-		err = rawConnectUnix(fd, listenPath(so.lref.fd))
+		err = rawConnectUnix(fd, so.lref.path)
 	}
 	if err == unix.EAGAIN && wait {
 		// A full backlog: wait for room without the lock, through a copy of
@@ -332,12 +332,13 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 		if err == unix.EAGAIN && so.moveAccepted(false) {
 			nfd, peer, err = rawAcceptUnix(dup, flags&unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC)
 		}
-		rawClose(dup)
 		if err != nil {
+			rawClose(dup)
 			c.fail(err.(unix.Errno))
 			return
 		}
 		so.deliver(c, nfd, &unix.SockaddrUnix{Name: peer}, addrPtr, lenPtr, addrLen, flags)
+		rawClose2(dup, nfd)
 		return
 	}
 	// A blocking listener: accept4 on our copy would block too, so it runs
@@ -360,6 +361,7 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 				return
 			}
 			so.deliver(c, nfd, peer, addrPtr, lenPtr, addrLen, flags)
+			rawClose(nfd)
 			return
 		}
 	})
@@ -368,9 +370,8 @@ func (s *Supervisor) sysAccept(c *call, fdArg, addrPtr, lenPtr uint64, flags int
 // deliver hands the accepted AF_UNIX socket nfd to the program as the new
 // connection, with its virtual peer address (at most addrLen bytes of it).
 // nfd was accepted with the program's SOCK_NONBLOCK already; peer is the
-// address accept4 gave, the name of our end (enqueue).
+// address accept4 gave, the name of our end (enqueue). The caller closes nfd.
 func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr uint64, addrLen uint32, flags int) {
-	defer rawClose(nfd)
 	var p *pendingConn
 	if sa, ok := peer.(*unix.SockaddrUnix); ok {
 		key := sa.Name
@@ -424,7 +425,7 @@ func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr 
 	// No hang-up watch: the pump reading it sees the program close it
 	// (programToNet watches it if it stops reading first).
 	ns.owner.pid, ns.owner.fd = c.pid, newfd
-	ns.startStream()
+	ns.startAcceptedStream()
 }
 
 // reapListeners closes the listeners every program has closed (their

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"strconv"
+	"sync"
 
 	"golang.org/x/sys/unix"
 )
@@ -20,11 +22,24 @@ import (
 
 // listenRef is the supervisor's way into a program's listening socket: an
 // O_PATH descriptor of its unlinked socket file.
-type listenRef struct{ fd int }
+type listenRef struct {
+	fd   int
+	path string // listenPath(fd), made once: every connection connects to it
+}
+
+// procFDDir is "/proc/PID/fd/" for the supervisor, its pid as /proc has
+// it: the kernel then walks no /proc/self link on each connect (~0.7 µs of
+// its ~5 on the benchmark VM).
+var procFDDir = sync.OnceValue(func() string {
+	if pid, err := os.Readlink("/proc/self"); err == nil {
+		return "/proc/" + pid + "/fd/"
+	}
+	return "/proc/self/fd/"
+})
 
 // listenPath is where to connect to reach the listener through fd, a copy
 // of listenRef.fd that the caller keeps open until connect returns.
-func listenPath(fd int) string { return fmt.Sprintf("/proc/self/fd/%d", fd) }
+func listenPath(fd int) string { return procFDDir() + strconv.Itoa(fd) }
 
 // privateDirs are the directories tried, in order, for the short-lived
 // socket file: a FROM scratch container has no /tmp, but Docker gives it a
@@ -88,7 +103,7 @@ func privateListenerIn(base string, backlog int) (int, *listenRef, error) {
 		unix.Close(ref)
 		return fail("listen", err)
 	}
-	return l, &listenRef{fd: ref}, nil
+	return l, &listenRef{fd: ref, path: listenPath(ref)}, nil
 }
 
 // close drops the way in; the listener itself lives as long as the program

@@ -24,6 +24,8 @@ type progReader struct {
 	werr    tcpip.Error
 	hold    netstack.SendHold // the endpoint's frames held while the last bytes and the FIN are sent
 	fn      func(fd int) bool // read, made once (a closure per read would be allocated)
+	// the first read waits for the peer poller's word (startAcceptedStream)
+	waitFirst bool
 }
 
 // run reads until the end of the stream, an error, or a failed write to
@@ -55,6 +57,10 @@ func (r *progReader) run() error {
 // read is one read for peer.read: true when it has something to report,
 // false to wait until the program writes (after sending what is pending).
 func (r *progReader) read(fd int) bool {
+	if r.waitFirst {
+		r.waitFirst = false
+		return false
+	}
 	for {
 		n, err := rawRead(fd, r.pb.buf()[r.pending:])
 		switch {

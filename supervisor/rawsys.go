@@ -59,6 +59,29 @@ func rawClose(fd int) error {
 	return rawErr(e)
 }
 
+// rawClose2 is rawClose of a and b, in one close_range when they are
+// adjacent numbers (as an accept's copy of the listener and the connection
+// it took mostly are).
+func rawClose2(a, b int) {
+	lo, hi := min(a, b), max(a, b)
+	if hi == lo+1 {
+		if _, _, e := unix.RawSyscall(unix.SYS_CLOSE_RANGE, uintptr(lo), uintptr(hi), 0); e == 0 {
+			return
+		}
+	}
+	rawClose(a)
+	rawClose(b)
+}
+
+// rawSocket is socket(2), for the AF_UNIX sockets it never blocks making.
+func rawSocket(domain, typ, proto int) (int, error) {
+	r, _, e := unix.RawSyscall(unix.SYS_SOCKET, uintptr(domain), uintptr(typ), uintptr(proto))
+	if e != 0 {
+		return -1, e
+	}
+	return int(r), nil
+}
+
 func rawFstat(fd int, st *unix.Stat_t) error {
 	_, _, e := unix.RawSyscall(unix.SYS_FSTAT, uintptr(fd), uintptr(unsafe.Pointer(st)), 0)
 	return rawErr(e)

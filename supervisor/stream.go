@@ -71,11 +71,27 @@ func (so *socket) startStream() {
 	spawn(so.netToProgram)
 }
 
-func (so *socket) programToNet() {
+// startAcceptedStream is startStream for a socket accept just delivered:
+// its outgoing pump waits for the peer poller before its first read, which
+// mostly found nothing (a server reads before it writes): one read less per
+// connection. Nothing is missed: the peer joined the poller just now, and
+// epoll reports at once what the program has written or closed already.
+func (so *socket) startAcceptedStream() {
+	spawn(so.acceptedToNet)
+	spawn(so.netToProgram)
+}
+
+func (so *socket) programToNet() { so.pumpToNet(false) }
+
+func (so *socket) acceptedToNet() { so.pumpToNet(true) }
+
+// pumpToNet moves the program's bytes to the endpoint; waitFirst: wait for
+// the peer to be readable before the first read.
+func (so *socket) pumpToNet(waitFirst bool) {
 	defer close(so.readerDone)
 	pb := newPumpBuffer()
 	defer pb.release()
-	r := &progReader{so: so, pb: pb}
+	r := &progReader{so: so, pb: pb, waitFirst: waitFirst}
 	rerr := r.run()
 	if r.pending > 0 {
 		if rerr == io.EOF {
