@@ -403,6 +403,7 @@ func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr 
 			return
 		}
 	}
+	pre := p.preload()
 	// In the table before the program can use it, with its peer after.
 	so.s.mu.Lock()
 	so.s.socks[ns.ino] = ns
@@ -416,6 +417,9 @@ func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr 
 		so.s.mu.Unlock()
 		requeue()
 		return
+	}
+	if pre > 0 {
+		p.consume(pre)
 	}
 	if p.blocking {
 		ns.setPeer(p.fd)
