@@ -268,10 +268,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 	rawClose(dup)
 	close(so.connDone)
 	so.mu.Unlock()
-	if peer != nil {
-		so.s.hup.unwatch(so)
-		peer.close()
-	}
+	peer.close()
 	return ok
 }
 
@@ -313,7 +310,7 @@ func discard(fd int, n int) {
 	defer bufPool.Put(bp)
 	buf := *bp
 	for n > 0 {
-		m, err := rawRead(fd, buf[:min(n, len(buf))])
+		m, err := rawRecvNoWait(fd, buf[:min(n, len(buf))])
 		if m > 0 {
 			n -= m
 			continue

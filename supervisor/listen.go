@@ -158,7 +158,6 @@ func (s *Supervisor) sysListen(c *call) {
 	so.pending = map[string]*pendingConn{}
 	if so.peer != nil {
 		// The program's half of the original pair is gone: ours is useless.
-		s.hup.unwatch(so)
 		so.peer.close()
 		so.peer = nil
 	}

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -20,7 +21,8 @@ import (
 // ~2,800 times a second on a client node (see rawsys.go). With one epoll
 // set of our own every call on a peer, its close included, is raw: the
 // set is waited on through Go's poller (netpoll.go), with zero-timeout
-// epoll_waits, as the hang-up watcher does.
+// epoll_waits. It also reports the programs' hang-ups (hangup.go): one
+// registration and one wake-up per socket, not two.
 
 var (
 	errPeerClosed  = errors.New("peer closed")
@@ -56,6 +58,11 @@ type peerConn struct {
 	stop     chan struct{} // closed: reads end with errPeerStopped
 	once     sync.Once
 	done     chan struct{} // closed with fd
+	// hup, under pp.mu, is the socket a hang-up closes (nil: none).
+	hup *socket
+	// hungUp: an event said EPOLLHUP, which stays once both directions
+	// are shut (a look at fd would say so too).
+	hungUp atomic.Bool
 }
 
 func newPeerPoller() (*peerPoller, error) {
@@ -111,17 +118,28 @@ func (pp *peerPoller) event(id uint64, out bool) unix.EpollEvent {
 
 func (pp *peerPoller) run() {
 	evs := make([]unix.EpollEvent, 128)
-	for {
-		var n int
-		var werr error
-		err := pp.wait.Read(func(uintptr) bool {
-			n, werr = rawEpollWaitNow(pp.epfd, evs)
-			return werr != unix.EINTR && (werr != nil || n > 0)
-		})
-		if err != nil || werr != nil {
-			return
+	var werr error
+	// Events are handled inside the wait's callback, which waits again
+	// once a look returns less than a full batch: the set was empty then,
+	// and anything added since wakes Go's poller. No empty look per wake.
+	pp.wait.Read(func(uintptr) bool {
+		for {
+			n, err := rawEpollWaitNow(pp.epfd, evs)
+			if err == unix.EINTR {
+				continue
+			}
+			if err != nil {
+				werr = err
+				return true
+			}
+			pp.dispatch(evs[:n])
+			if n < len(evs) {
+				return false
+			}
 		}
-		pp.dispatch(evs[:n])
+	})
+	if werr != nil {
+		slog.Error("peer epoll_wait", "err", werr)
 	}
 }
 
@@ -140,7 +158,28 @@ func (pp *peerPoller) dispatch(evs []unix.EpollEvent) {
 		if ev.Events&(unix.EPOLLOUT|unix.EPOLLHUP|unix.EPOLLERR) != 0 {
 			notify(pc.wr)
 		}
+		if ev.Events&unix.EPOLLHUP != 0 {
+			pc.hungUp.Store(true)
+		}
+		if so := pc.hup; so != nil && ev.Events&(unix.EPOLLHUP|unix.EPOLLERR) != 0 {
+			// A pump still reading sees the hang-up itself: most closes
+			// then need no goroutine. (A busy lock: decide off this thread.)
+			if !so.mu.TryLock() || so.hangupNeeded() {
+				spawn(so.hangup)
+			}
+		}
 	}
+}
+
+// watchHangup has a hang-up of the program close so from now on (nil: no
+// more). One that came before is the caller's to see (peerHungUp).
+func (pc *peerConn) watchHangup(so *socket) {
+	if pc == nil || pc.id == 0 {
+		return // not in the set (out of watches): no hang-up is seen
+	}
+	pc.pp.mu.Lock()
+	pc.hup = so
+	pc.pp.mu.Unlock()
 }
 
 func notify(c chan struct{}) {
@@ -250,7 +289,7 @@ func (pc *peerConn) readSome(b []byte) (int, error) {
 	var rerr error
 	err := pc.read(func(fd int) bool {
 		for {
-			n, rerr = rawRead(fd, b)
+			n, rerr = rawRecvNoWait(fd, b)
 			if rerr != unix.EINTR {
 				return rerr != unix.EAGAIN
 			}

@@ -62,7 +62,7 @@ func (r *progReader) read(fd int) bool {
 		return false
 	}
 	for {
-		n, err := rawRead(fd, r.pb.buf()[r.pending:])
+		n, err := rawRecvNoWait(fd, r.pb.buf()[r.pending:])
 		switch {
 		case err == unix.EINTR:
 			continue

@@ -15,9 +15,9 @@ import (
 // the monitor to 20 µs naps: under a connection benchmark it woke ~3,000
 // times a second per supervisor, and node A made 21 such calls per request.
 //
-// Only calls that cannot block belong here: non-blocking fds, fstat, fcntl
-// F_GETFL, memory copies, and the seccomp ioctls (RECV only after poll
-// said a notification is pending). A raw call that blocked would hold the
+// Only calls that cannot block belong here: non-blocking fds, MSG_DONTWAIT
+// sends and receives, fstat, fcntl F_GETFL, memory copies, and the seccomp
+// ioctls (RECV only after poll said a notification is pending). A raw call that blocked would hold the
 // only P and stall every goroutine.
 
 func rawErr(e unix.Errno) error {
@@ -226,6 +226,20 @@ func rawSendNoWait(fd int, p []byte) (int, error) {
 		ptr = unsafe.Pointer(&p[0])
 	}
 	n, _, e := unix.RawSyscall6(unix.SYS_SENDTO, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_DONTWAIT|unix.MSG_NOSIGNAL, 0, 0)
+	if e != 0 {
+		return 0, e
+	}
+	return int(n), nil
+}
+
+// rawRecvNoWait is recv(fd, p, MSG_DONTWAIT): a read that never waits,
+// whatever the fd's mode.
+func rawRecvNoWait(fd int, p []byte) (int, error) {
+	var ptr unsafe.Pointer
+	if len(p) > 0 {
+		ptr = unsafe.Pointer(&p[0])
+	}
+	n, _, e := unix.RawSyscall6(unix.SYS_RECVFROM, uintptr(fd), uintptr(ptr), uintptr(len(p)), unix.MSG_DONTWAIT, 0, 0)
 	if e != 0 {
 		return 0, e
 	}

@@ -38,7 +38,6 @@ type socket struct {
 	ino        uint64    // inode of the program's end
 	peer       *peerConn // the supervisor's end
 	peerFd     int       // its number
-	watchID    uint64    // its key in the hang-up watcher
 	reading    bool      // a pump goroutine reads peer; it handles hang-up
 	readerDone chan struct{}
 	resetting  bool // the remote reset; the program must see ECONNRESET
@@ -180,12 +179,10 @@ func (s *Supervisor) sysSocket(c *call) {
 	s.log.Debug("socket", "pid", c.pid, "fd", nfd, "ino", so.ino)
 }
 
-// setPeer makes fd the supervisor's end, driven by the peer poller.
-func (so *socket) setPeer(fd int) {
-	// Our own fresh socket has no other status flags: one fcntl, not two.
-	rawSetfl(fd, unix.O_NONBLOCK)
-	so.adoptPeer(fd)
-}
+// setPeer makes fd the supervisor's end, driven by the peer poller. It
+// may stay blocking: every read and write on it says MSG_DONTWAIT, which
+// saves an fcntl per socket the program makes blocking.
+func (so *socket) setPeer(fd int) { so.adoptPeer(fd) }
 
 // adoptPeer is setPeer for an fd that is non-blocking already.
 func (so *socket) adoptPeer(fd int) {
@@ -204,9 +201,7 @@ func (s *Supervisor) add(so *socket) {
 	s.mu.Lock()
 	s.socks[so.ino] = so
 	s.mu.Unlock()
-	if so.peer != nil {
-		s.hup.watch(so)
-	}
+	so.peer.watchHangup(so)
 }
 
 // lookup finds the socket behind the caller's fd. It answers the call itself
@@ -270,7 +265,6 @@ func (so *socket) close() {
 	so.pending = nil
 	lref := so.lref
 	so.lref = nil
-	watched := so.watchID != 0
 	so.mu.Unlock()
 	lref.close()
 	s := so.s
@@ -283,12 +277,7 @@ func (so *socket) close() {
 		p.ep.Close()
 		unix.Close(p.fd)
 	}
-	if peer != nil {
-		if watched {
-			s.hup.unwatch(so)
-		}
-		peer.close()
-	}
+	peer.close()
 	so.release()
 	so.ep.Close()
 	// Wakes awaitLateReset: closing a half-closed endpoint notifies no

@@ -113,14 +113,15 @@ func (so *socket) pumpToNet(waitFirst bool) {
 		so.mu.Unlock()
 		return
 	}
-	closed := so.state == stClosed || so.peerHungUp()
-	if !closed && so.watchID == 0 {
-		// Only its writing side is shut (or the remote's went): the
-		// program's closing it is the hang-up watcher's to see now. An
-		// accepted socket is watched from here on only: while its pump
-		// reads, the watcher's events were all ignored. (A hang-up that
-		// came since peerHungUp is reported as the watch begins.)
-		so.s.hup.watch(so)
+	closed := so.state == stClosed
+	if !closed {
+		// If only its writing side is shut (or the remote's went), the
+		// program's closing it is the poller's to see now. An accepted
+		// socket is watched from here on only: while its pump reads,
+		// hang-ups were all ignored. Watched before the look: a hang-up
+		// in between is the poller's (blocked on so.mu, it waits for us).
+		so.peer.watchHangup(so)
+		closed = so.peerHungUp()
 	}
 	so.mu.Unlock()
 	if closed {
@@ -241,7 +242,7 @@ type peerWriter struct {
 
 func (w *peerWriter) write(fd int) bool {
 	for len(w.b) > 0 {
-		n, err := rawWrite(fd, w.b)
+		n, err := rawSendNoWait(fd, w.b)
 		switch err {
 		case nil:
 			w.b = w.b[n:]

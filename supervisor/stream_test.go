@@ -249,9 +249,9 @@ func waitReset(ep tcpip.Endpoint, wq *waiter.Queue) tcpip.Error {
 func TestDataAfterCloseResets(t *testing.T) {
 	so, prog, r, rwq := connectedTestStream(t)
 	defer so.close()
-	// The hang-up watcher is late: the data reaches the pump before
+	// The hang-up is seen late: the data reaches the pump before
 	// anything closes the endpoint (which would make gVisor reset itself).
-	so.s.hup.unwatch(so)
+	so.peer.watchHangup(nil)
 	// The program's shutdown and close; the endpoint's shutdown is what
 	// programToNet does at its EOF.
 	unix.Shutdown(prog, unix.SHUT_WR)

@@ -29,7 +29,6 @@ type Supervisor struct {
 	// host sockets fall-through made, held without pidfd_getfd (held.go)
 	hostHeld map[uint64]int
 
-	hup     *hupWatcher
 	peers   *peerPoller
 	fall    *FallThrough // nil: nothing reaches the host's network
 	free53  func()       // frees port 53 for a program's DNS server (SetPort53Owner)
@@ -55,11 +54,7 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 		log = slog.Default()
 	}
 	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}, nls: map[uint64]*nlSock{}, hostHeld: map[uint64]int{}}
-	h, err := newHupWatcher()
-	if err != nil {
-		return nil, err
-	}
-	s.hup = h
+	var err error
 	if s.peers, err = newPeerPoller(); err != nil {
 		return nil, err
 	}
