@@ -1,6 +1,9 @@
 package supervisor
 
 import (
+	"sync/atomic"
+	"time"
+
 	"golang.org/x/sys/unix"
 	"gvisor.dev/gvisor/pkg/tcpip"
 	"gvisor.dev/gvisor/pkg/waiter"
@@ -205,7 +208,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 // program end's send buffer (shrunk to its minimum) with filler bytes that
 // finishConnect discards unread. It returns how many it wrote.
 func (so *socket) blockWrites(dup int) int {
-	so.sndbuf, _ = rawGetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	so.sndbuf = progSndbuf(dup, so.sndbufSet)
 	rawSetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
 	n := 0
 	for {
@@ -221,6 +224,27 @@ func (so *socket) blockWrites(dup int) int {
 			return n
 		}
 	}
+}
+
+// sndbufDefault is the SO_SNDBUF of a new AF_UNIX socket
+// (net.core.wmem_default), until a time (ns): a sysctl can change it.
+var sndbufDefault struct{ v, until atomic.Int64 }
+
+// progSndbuf returns the SO_SNDBUF of fd, a program's end: the default,
+// unless the program set its own, is read once a second, not per connect.
+func progSndbuf(fd int, set bool) int {
+	now := time.Now().UnixNano()
+	if !set && now < sndbufDefault.until.Load() {
+		if v := sndbufDefault.v.Load(); v > 0 {
+			return int(v)
+		}
+	}
+	v, err := rawGetsockoptInt(fd, unix.SOL_SOCKET, unix.SO_SNDBUF)
+	if err == nil && !set {
+		sndbufDefault.v.Store(int64(v))
+		sndbufDefault.until.Store(now + int64(time.Second))
+	}
+	return v
 }
 
 // filler is only ever sent, never written: one for all connects.

@@ -46,6 +46,7 @@ type socket struct {
 	connDone   chan struct{} // closed when a connect attempt ends
 	reported   bool          // a successful connect was returned once
 	sndbuf     int           // the program end's SO_SNDBUF before a connect shrank it
+	sndbufSet  bool          // the program set SO_SNDBUF: not the default
 	owner      struct{ pid, fd int }
 	held       int // a copy of the program's end, when holding (see held.go)
 	holding    bool

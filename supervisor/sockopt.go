@@ -227,6 +227,11 @@ func (s *Supervisor) sysSetsockopt(c *call) {
 	level, name := int32(c.args[1]), int32(c.args[2])
 	olen := int(int32(c.args[4]))
 	if level == unix.SOL_SOCKET && !socketLevelOurs(name) {
+		if name == unix.SO_SNDBUF || name == unix.SO_SNDBUFFORCE {
+			so.mu.Lock()
+			so.sndbufSet = true
+			so.mu.Unlock()
+		}
 		c.cont()
 		return
 	}
