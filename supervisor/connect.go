@@ -206,7 +206,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 // blockWrites keeps a non-blocking connect's socket unwritable until the
 // handshake completes: poll/epoll must not report POLLOUT early. It fills the
 // program end's send buffer (shrunk to its minimum) with filler bytes that
-// finishConnect discards unread. It returns how many it wrote.
+// the outgoing pump drops unsent. It returns how many it wrote.
 func (so *socket) blockWrites(dup int) int {
 	so.sndbuf = progSndbuf(dup, so.sndbufSet)
 	rawSetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, 1)
@@ -267,9 +267,10 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 		so.state = stConnected
 		so.reported = false
 		so.claimStreamLocked()
-		if sentinel > 0 {
-			discard(so.peerFd, sentinel)
-		}
+		// The size back makes the program's end writable with the filler
+		// still queued; the pump's first read drops it (one read less
+		// than a read of its own here).
+		so.filler = sentinel
 		half := so.sndbuf / 2 // the kernel doubles what it is given
 		rawSetsockoptInt(dup, unix.SOL_SOCKET, unix.SO_SNDBUF, half)
 	} else {
@@ -323,28 +324,6 @@ func (so *socket) awaitConnect(c *call, done chan struct{}) {
 		}
 	default:
 		c.fail(unix.ECONNABORTED)
-	}
-}
-
-// discard reads and drops exactly n bytes from fd.
-func discard(fd int, n int) {
-	// Into a pump's buffer: one connect's filler (~4.5 KiB) is not worth
-	// an allocation of its own.
-	bp := bufPool.Get().(*[]byte)
-	defer bufPool.Put(bp)
-	buf := *bp
-	for n > 0 {
-		m, err := rawRecvNoWait(fd, buf[:min(n, len(buf))])
-		if m > 0 {
-			n -= m
-			continue
-		}
-		if err == unix.EAGAIN || err == unix.EINTR {
-			p := []unix.PollFd{{Fd: int32(fd), Events: unix.POLLIN}}
-			unix.Poll(p, 1000)
-			continue
-		}
-		return
 	}
 }
 

@@ -19,6 +19,7 @@ type progReader struct {
 	so      *socket
 	pb      *pumpBuffer
 	pending int   // bytes at the start of pb read and not yet written to the endpoint
+	skip    int   // filler bytes still to drop before the program's (connect.go)
 	n       int   // the last read's count
 	err     error // the last read's error: io.EOF at the end of the stream
 	werr    tcpip.Error
@@ -76,10 +77,27 @@ func (r *progReader) read(fd int) bool {
 		case n == 0:
 			r.n, r.err = 0, io.EOF
 		default:
+			if r.skip > 0 {
+				// Only filler: read on. (A short read does not say that
+				// no EOF is pending: only the next read does.)
+				if n = r.dropFiller(n); n == 0 {
+					continue
+				}
+			}
 			r.n, r.err = n, nil
 		}
 		return true
 	}
+}
+
+// dropFiller removes the filler from the n bytes just read (after the
+// pending ones) and returns how many are left.
+func (r *progReader) dropFiller(n int) int {
+	b := r.pb.buf()[r.pending : r.pending+n]
+	m := min(r.skip, n)
+	copy(b, b[m:])
+	r.skip -= m
+	return n - m
 }
 
 // flush writes the pending bytes to the endpoint; a failure is kept in werr.

@@ -47,6 +47,7 @@ type socket struct {
 	reported   bool          // a successful connect was returned once
 	sndbuf     int           // the program end's SO_SNDBUF before a connect shrank it
 	sndbufSet  bool          // the program set SO_SNDBUF: not the default
+	filler     int           // a connect's filler bytes ahead of the program's (programToNet drops them)
 	owner      struct{ pid, fd int }
 	held       int // a copy of the program's end, when holding (see held.go)
 	holding    bool

@@ -91,7 +91,9 @@ func (so *socket) pumpToNet(waitFirst bool) {
 	defer close(so.readerDone)
 	pb := newPumpBuffer()
 	defer pb.release()
-	r := &progReader{so: so, pb: pb, waitFirst: waitFirst}
+	so.mu.Lock()
+	r := &progReader{so: so, pb: pb, waitFirst: waitFirst, skip: so.filler}
+	so.mu.Unlock()
 	rerr := r.run()
 	if r.pending > 0 {
 		if rerr == io.EOF {
