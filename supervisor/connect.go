@@ -179,6 +179,7 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 	so.soError = 0
 	so.connDone = make(chan struct{})
 	so.owner.pid, so.owner.fd = c.pid, fd
+	so.setConnectingLocked(dup)
 	done := so.connDone
 	// Even a blocking connect: if a signal interrupts it, the program may
 	// poll for writability next, which must wait for the handshake.
@@ -256,6 +257,7 @@ func (so *socket) finishConnect(addr tcpip.FullAddress, dup int, sentinel int) b
 	terr := so.ep.Connect(addr) // asking again yields the outcome
 	so.s.log.Debug("connect finished", "ino", so.ino, "err", terr)
 	so.mu.Lock()
+	so.setConnectingLocked(-1)
 	if so.state != stConnecting {
 		so.mu.Unlock()
 		rawClose(dup)

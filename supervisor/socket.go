@@ -48,6 +48,7 @@ type socket struct {
 	sndbuf     int           // the program end's SO_SNDBUF before a connect shrank it
 	sndbufSet  bool          // the program set SO_SNDBUF: not the default
 	filler     int           // a connect's filler bytes ahead of the program's (programToNet drops them)
+	connDup    int           // while connecting, the copy of the program's end (connlookup.go); else -1
 	owner      struct{ pid, fd int }
 	held       int // a copy of the program's end, when holding (see held.go)
 	holding    bool
@@ -132,7 +133,7 @@ func (s *Supervisor) sysSocket(c *call) {
 		c.fail(unix.EINVAL)
 		return
 	}
-	so := &socket{s: s, fam: fam, typ: typ, proto: proto, wq: &waiter.Queue{}, opts: map[optKey][]byte{}}
+	so := &socket{s: s, fam: fam, typ: typ, proto: proto, wq: &waiter.Queue{}, opts: map[optKey][]byte{}, connDup: -1}
 	ep, terr := s.st.NewEndpoint(trans, so.netProto(), so.wq)
 	if terr != nil {
 		c.fail(errnoOf(terr))
@@ -209,6 +210,9 @@ func (s *Supervisor) add(so *socket) {
 // lookup finds the socket behind the caller's fd. It answers the call itself
 // (and returns nil) when the fd is not ours: the kernel then handles it.
 func (s *Supervisor) lookup(c *call, fd uint64) *socket {
+	if so := s.connectingLookup(c.pid, fd); so != nil {
+		return so
+	}
 	so, dup := s.lookupTake(c, fd)
 	closeCopy(dup)
 	return so

@@ -25,7 +25,9 @@ type Supervisor struct {
 
 	mu    sync.Mutex
 	socks map[uint64]*socket // by the inode of the program's end
-	nls   map[uint64]*nlSock // emulated netlink sockets, likewise
+	// stream sockets being connected, by the caller's pid and fd (connlookup.go)
+	connecting map[fdKey]*socket
+	nls        map[uint64]*nlSock // emulated netlink sockets, likewise
 	// host sockets fall-through made, held without pidfd_getfd (held.go)
 	hostHeld map[uint64]int
 
@@ -53,7 +55,7 @@ func New(st *netstack.Stack, log *slog.Logger) (*Supervisor, error) {
 	if log == nil {
 		log = slog.Default()
 	}
-	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}, nls: map[uint64]*nlSock{}, hostHeld: map[uint64]int{}}
+	s := &Supervisor{st: st, log: log, socks: map[uint64]*socket{}, connecting: map[fdKey]*socket{}, nls: map[uint64]*nlSock{}, hostHeld: map[uint64]int{}}
 	var err error
 	if s.peers, err = newPeerPoller(); err != nil {
 		return nil, err
