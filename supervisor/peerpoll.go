@@ -218,14 +218,6 @@ func (pc *peerConn) retry(fn func(fd int) bool, ready, stop chan struct{}, out b
 			return errPeerStopped
 		default:
 		}
-		// A wake-up from before this call is stale: fn sees what it was
-		// about (it reads or writes until EAGAIN). Kept, it made the next
-		// wait return at once for a call that finds nothing, as the
-		// filler of a connect (connect.go) did for the first read.
-		select {
-		case <-ready:
-		default:
-		}
 		pc.mu.RLock()
 		if pc.closed {
 			pc.mu.RUnlock()
