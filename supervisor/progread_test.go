@@ -189,3 +189,54 @@ func newCabledStream(t *testing.T) (*socket, int, *cable, tcpip.Endpoint, *waite
 	so.mu.Unlock()
 	return so, prog, ca, l, lwq
 }
+
+// An accepted socket's outgoing pump waits for the poller before its first
+// read: what the program wrote before the pump started, on a connection it
+// keeps open (a keep-alive answer), must still go out.
+func TestAcceptedPumpSendsWhatCameBeforeIt(t *testing.T) {
+	so, prog, _, l, lwq := newCabledStream(t)
+	defer unix.Close(prog)
+	answer := "HTTP/1.1 200 OK\r\nContent-Length: 6\r\n\r\nhello\n"
+	unix.Write(prog, []byte(answer))
+	time.Sleep(50 * time.Millisecond) // the poller has seen the bytes come
+	so.startAcceptedStream()
+
+	got := make(chan string, 1)
+	go func() {
+		e, ch := waiter.NewChannelEntry(waiter.ReadableEvents)
+		lwq.EventRegister(&e)
+		defer lwq.EventUnregister(&e)
+		ep, wq, err := l.Accept(nil)
+		for _, wb := err.(*tcpip.ErrWouldBlock); wb; _, wb = err.(*tcpip.ErrWouldBlock) {
+			<-ch
+			ep, wq, err = l.Accept(nil)
+		}
+		if err != nil {
+			got <- "accept: " + err.String()
+			return
+		}
+		defer ep.Close()
+		e2, ch2 := waiter.NewChannelEntry(waiter.ReadableEvents)
+		wq.EventRegister(&e2)
+		defer wq.EventUnregister(&e2)
+		var w bytes.Buffer
+		for w.Len() < len(answer) {
+			_, terr := ep.Read(&w, tcpip.ReadOptions{})
+			if _, wb := terr.(*tcpip.ErrWouldBlock); wb {
+				<-ch2
+			} else if terr != nil {
+				got <- "read: " + terr.String()
+				return
+			}
+		}
+		got <- w.String()
+	}()
+	select {
+	case s := <-got:
+		if s != answer {
+			t.Fatalf("the remote read %q, want %q", s, answer)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("what the program wrote before the pump started never left")
+	}
+}
