@@ -4,22 +4,12 @@ import (
 	"testing"
 
 	"golang.org/x/sys/unix"
-
-	"ztnc/netstack"
 )
 
 // A call on the fd a connect was made with finds the socket by kcmp of that
 // fd against the connect's copy, and only while it is the same file.
 func TestConnectingLookup(t *testing.T) {
-	st, err := netstack.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newTestSupervisor(t)
 	so, prog := newTestStream(t, s)
 	defer so.close()
 	dup, err := unix.FcntlInt(uintptr(prog), unix.F_DUPFD_CLOEXEC, 0)

@@ -5,8 +5,6 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
-
-	"ztnc/netstack"
 )
 
 func closedWithin(so *socket, d time.Duration) bool {
@@ -24,15 +22,7 @@ func closedWithin(so *socket, d time.Duration) bool {
 // The program's closing a socket it never connected releases it (the peer
 // poller sees the hang-up); while a pump reads, the hang-up is the pump's.
 func TestHangupReleasesSocket(t *testing.T) {
-	st, err := netstack.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, _ := newTestSupervisor(t)
 	so, prog := newTestStream(t, s)
 	unix.Close(prog)
 	if !closedWithin(so, 5*time.Second) {

@@ -26,15 +26,7 @@ import (
 // in TestSlowPath/signals). Each round checks the state the program's
 // connect is answered in, and that the bytes arrive.
 func TestConnectAnsweredOnceThePumpOwnsTheClose(t *testing.T) {
-	st, err := netstack.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer st.Close()
-	s, err := New(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st := newTestSupervisor(t)
 	l, lwq, addr := loopbackListener(t, st, 64)
 
 	for round := 0; round < 1000; round++ {
@@ -127,6 +119,21 @@ func newTestStream(t *testing.T, s *Supervisor) (*socket, int) {
 	return so, pair[0]
 }
 
+// newTestSupervisor is a supervisor over a fresh stack, both gone with t.
+func newTestSupervisor(t *testing.T) (*Supervisor, *netstack.Stack) {
+	t.Helper()
+	st, err := netstack.New()
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(st.Close)
+	s, err := New(st, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return s, st
+}
+
 // acceptAndReadAll accepts one connection on l and reads it to EOF.
 func acceptAndReadAll(t *testing.T, l tcpip.Endpoint, lwq *waiter.Queue) string {
 	t.Helper()
@@ -172,15 +179,7 @@ func acceptAndReadAll(t *testing.T, l tcpip.Endpoint, lwq *waiter.Queue) string 
 // remote endpoint with its queue.
 func connectedTestStream(t *testing.T) (*socket, int, tcpip.Endpoint, *waiter.Queue) {
 	t.Helper()
-	st, err := netstack.New()
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(st.Close)
-	s, err := New(st, nil)
-	if err != nil {
-		t.Fatal(err)
-	}
+	s, st := newTestSupervisor(t)
 	l, lwq, addr := loopbackListener(t, st, 1)
 	so, prog := newTestStream(t, s)
 	le, lch := waiter.NewChannelEntry(waiter.ReadableEvents)
