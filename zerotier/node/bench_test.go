@@ -85,12 +85,7 @@ func BenchmarkSmallPacket(b *testing.B) {
 	nodes[1], nodes[2] = leaves[0].Node, leaves[1].Node
 	waitReady(b, root, leaves)
 	x, y := leaves[0], leaves[1]
-	// A direct path between the leaves (the first packets go via the root).
-	waitFor(b, "direct path", func() bool {
-		x.Send(y.Address(), packet.VerbNOP, nil)
-		y.Send(x.Address(), packet.VerbNOP, nil)
-		return hasDirectPath(x.Node, y.Address()) && hasDirectPath(y.Node, x.Address())
-	})
+	waitDirect(b, x, y)
 	b.Run("oneway", func(b *testing.B) {
 		p := pingPayload(0)
 		b.ReportAllocs()
@@ -154,11 +149,7 @@ func BenchmarkHandleFrame(b *testing.B) {
 	})
 	waitReady(b, root, leaves)
 	x, y := leaves[0], leaves[1]
-	waitFor(b, "direct path", func() bool {
-		x.Send(y.Address(), packet.VerbNOP, nil)
-		y.Send(x.Address(), packet.VerbNOP, nil)
-		return hasDirectPath(x.Node, y.Address()) && hasDirectPath(y.Node, x.Address())
-	})
+	waitDirect(b, x, y)
 	x.mu.Lock()
 	pr := x.peers[y.Address()]
 	x.mu.Unlock()

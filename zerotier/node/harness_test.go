@@ -10,6 +10,7 @@ import (
 
 	"ztnc/zerotier/identity"
 	"ztnc/zerotier/idtool"
+	"ztnc/zerotier/packet"
 	"ztnc/zerotier/topology"
 	"ztnc/zerotier/world"
 )
@@ -187,4 +188,15 @@ func waitReady(t testing.TB, root *testNode, leaves []*testNode) {
 		})
 		waitFor(t, "root knowing "+l.Address().String(), func() bool { return hasDirectPath(root.Node, l.Address()) })
 	}
+}
+
+// waitDirect waits until x and y have a direct path to each other (the first
+// packets between two leaves go through the root), nudging both with NOPs.
+func waitDirect(t testing.TB, x, y *testNode) {
+	t.Helper()
+	waitFor(t, "direct path", func() bool {
+		x.Send(y.Address(), packet.VerbNOP, nil)
+		y.Send(x.Address(), packet.VerbNOP, nil)
+		return hasDirectPath(x.Node, y.Address()) && hasDirectPath(y.Node, x.Address())
+	})
 }
