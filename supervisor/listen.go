@@ -19,9 +19,7 @@ import (
 type pendingConn struct {
 	ep tcpip.Endpoint
 	wq *waiter.Queue
-	fd int // the supervisor's AF_UNIX end, connected to the listener
-	// fd was made blocking, to wait for room in a full backlog
-	blocking bool
+	fd int // the supervisor's AF_UNIX end, connected to the listener (blocking after a wait for room)
 }
 
 const somaxconn = 4096
@@ -240,7 +238,6 @@ func (so *socket) enqueue(p *pendingConn, wait bool) bool {
 		// the way in (close may drop so.lref, and its number be reused).
 		var ref int
 		ref, err = unix.FcntlInt(uintptr(so.lref.fd), unix.F_DUPFD_CLOEXEC, 0)
-		p.blocking = true // under so.mu, as deliver reads it
 		so.mu.Unlock()
 		if err == nil {
 			unix.SetNonblock(fd, false)
@@ -420,11 +417,7 @@ func (so *socket) deliver(c *call, nfd int, peer unix.Sockaddr, addrPtr, lenPtr 
 	if pre > 0 {
 		p.consume(pre)
 	}
-	if p.blocking {
-		ns.setPeer(p.fd)
-	} else {
-		ns.adoptPeer(p.fd) // made SOCK_NONBLOCK, and stayed so
-	}
+	ns.setPeer(p.fd)
 	// No hang-up watch: the pump reading it sees the program close it
 	// (programToNet watches it if it stops reading first).
 	ns.owner.pid, ns.owner.fd = c.pid, newfd

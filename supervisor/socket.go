@@ -161,11 +161,7 @@ func (s *Supervisor) sysSocket(c *call) {
 	var st unix.Stat_t
 	rawFstat(prog, &st)
 	so.ino = st.Ino
-	if flags&unix.SOCK_NONBLOCK != 0 {
-		so.adoptPeer(mine)
-	} else {
-		so.setPeer(mine)
-	}
+	so.setPeer(mine)
 	s.add(so)
 	if !so.stream() {
 		so.startDatagram()
@@ -183,12 +179,10 @@ func (s *Supervisor) sysSocket(c *call) {
 }
 
 // setPeer makes fd the supervisor's end, driven by the peer poller. It
-// may stay blocking: every read and write on it says MSG_DONTWAIT, which
-// saves an fcntl per socket the program makes blocking.
-func (so *socket) setPeer(fd int) { so.adoptPeer(fd) }
-
-// adoptPeer is setPeer for an fd that is non-blocking already.
-func (so *socket) adoptPeer(fd int) {
+// may be blocking (the program's end shares its flag at socketpair):
+// every read and write on it says MSG_DONTWAIT, which saves an fcntl per
+// socket the program makes blocking.
+func (so *socket) setPeer(fd int) {
 	so.peerFd = fd
 	so.peer = so.s.peers.add(fd)
 }
