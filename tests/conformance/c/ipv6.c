@@ -121,15 +121,24 @@ int main(void)
 	close(c);
 	close(l4);
 
-	/* 7. IPV6_V6ONLY=1 listener on :: refuses an IPv4 client */
+	/* 7. IPV6_V6ONLY=1 listener on :: leaves the IPv4 port alone. The IPv4 port is
+	 * taken first, by a socket that never listens: on a busy host another program's
+	 * IPv4 socket could hold a port the kernel hands a V6ONLY bind, so the test owns
+	 * the port instead of hoping it is free afterwards. */
+	int b4 = CK(socket(AF_INET, SOCK_STREAM, 0));
+	bl = mkaddr(AF_INET, "127.0.0.1", 0, &to4);
+	CK(bind(b4, (struct sockaddr *)&to4, bl));
+	sockname(b4, &sa);
 	int l6o = CK(socket(AF_INET6, SOCK_STREAM, 0));
 	CK(setsockopt(l6o, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one));
 	OUT("v6only_listener: V6ONLY=%d", getint(l6o, IPPROTO_IPV6, IPV6_V6ONLY));
-	bl = mkaddr(AF_INET6, "::", 0, &xa);
-	CK(bind(l6o, (struct sockaddr *)&xa, bl));
+	bl = mkaddr(AF_INET6, "::", sa_port(&sa), &xa);
+	TRY("bind_v6only_same_port_as_v4", 0, bind(l6o, (struct sockaddr *)&xa, bl));
 	CK(listen(l6o, 16));
 	sockname(l6o, &la);
+	OUT("v6only_listener: port_matches_v4=%d", sa_port(&la) == sa_port(&sa));
 	mkaddr(AF_INET, "127.0.0.1", sa_port(&la), &to4);
+	/* the IPv4 side of the port has a bound socket but no listener */
 	c = CK(socket(AF_INET, SOCK_STREAM, 0));
 	TRY("v6only_listener_ipv4_client", ECONNREFUSED, connect(c, (struct sockaddr *)&to4, sizeof(struct sockaddr_in)));
 	close(c);
@@ -141,9 +150,8 @@ int main(void)
 	OUT("v6only_listener_ipv6_client: echo=ok");
 	close(a);
 	close(c);
-	/* and the IPv4 port is still free for an IPv4 socket */
-	int b4 = CK(socket(AF_INET, SOCK_STREAM, 0));
-	TRY("bind_v4_same_port_as_v6only", 0, bind(b4, (struct sockaddr *)&to4, sizeof(struct sockaddr_in)));
+	/* and the IPv4 socket can listen on the port the V6ONLY listener shares */
+	TRY("listen_v4_same_port_as_v6only", 0, listen(b4, 4));
 	close(b4);
 	close(l6o);
 
