@@ -60,7 +60,7 @@ func TestFallThrough(t *testing.T) {
 	bin := build(t, dir, "fallthrough")["fallthrough"]
 	tp, up := echoServers(t)
 	tp6, up6 := echoServersOn(t, "::1")
-	args := []string{fmt.Sprint(tp), fmt.Sprint(up), fmt.Sprint(testutil.FreePort(t)), fmt.Sprint(tp6), fmt.Sprint(up6)}
+	args := []string{fmt.Sprint(tp), fmt.Sprint(up), fmt.Sprint(testutil.RefusingPort(t)), fmt.Sprint(tp6), fmt.Sprint(up6)}
 	for _, u := range testutil.Users() {
 		t.Run(u.Name, func(t *testing.T) {
 			host := run(u.Wrap(append([]string{bin}, args...)...), progTimeout)

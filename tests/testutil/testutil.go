@@ -131,6 +131,27 @@ func FreePort(t testing.TB) int {
 	return 0
 }
 
+// RefusingPort returns a TCP port of the host's 127.0.0.1 that refuses
+// connections for the rest of the test: a socket bound to it that never
+// listens holds it, where a port merely found free could be taken by a
+// listener of another test running at the same time.
+func RefusingPort(t testing.TB) int {
+	t.Helper()
+	fd, err := syscall.Socket(syscall.AF_INET, syscall.SOCK_STREAM|syscall.SOCK_CLOEXEC, 0)
+	if err != nil {
+		t.Fatalf("RefusingPort: socket: %v", err)
+	}
+	t.Cleanup(func() { syscall.Close(fd) })
+	if err := syscall.Bind(fd, &syscall.SockaddrInet4{Addr: [4]byte{127, 0, 0, 1}}); err != nil {
+		t.Fatalf("RefusingPort: bind: %v", err)
+	}
+	sa, err := syscall.Getsockname(fd)
+	if err != nil {
+		t.Fatalf("RefusingPort: getsockname: %v", err)
+	}
+	return sa.(*syscall.SockaddrInet4).Port
+}
+
 // FreePorts returns n distinct ports as FreePort does.
 func FreePorts(t testing.TB, n int) []int {
 	t.Helper()
