@@ -34,7 +34,7 @@ func newLocal(t *testing.T) *Stack {
 }
 
 // attachAt adds a NIC on port to st, with prefix's address and subnet.
-func attachAt(t *testing.T, st *Stack, name string, port Port, prefix netip.Prefix) tcpip.NICID {
+func attachAt(t testing.TB, st *Stack, name string, port Port, prefix netip.Prefix) tcpip.NICID {
 	t.Helper()
 	nic, err := st.AttachPort(name, port)
 	if err != nil {

@@ -16,6 +16,7 @@ import (
 	"gvisor.dev/gvisor/pkg/tcpip/network/ipv6"
 
 	"ztnc/netstack"
+	"ztnc/netstack/netstacktest"
 	"ztnc/zerotier/netconf"
 	"ztnc/zerotier/service"
 	"ztnc/zerotier/servicetest"
@@ -207,9 +208,9 @@ func TestAdhoc(t *testing.T) {
 	}
 }
 
-// BenchmarkTCP: TCP throughput between two members' gVisor stacks over
-// ZeroTier on 127.0.0.1 (random payload, private network, encrypted).
-func BenchmarkTCP(b *testing.B) {
+// benchPair joins two members of a fresh lab to one network and puts each
+// on a userspace stack: s1 dials, s2 listens on fa.
+func benchPair(b *testing.B, port uint16) (s1, s2 *netstack.Stack, fa tcpip.FullAddress) {
 	l := newLab(b)
 	nwid := uint64(l.ctl.Node.Address())<<24 | 0xbe4c
 	call(b, l.ctl, "POST", fmt.Sprintf("/controller/network/%016x", nwid), map[string]any{
@@ -224,9 +225,16 @@ func BenchmarkTCP(b *testing.B) {
 	servicetest.WaitFor(b, "configs", func() bool {
 		return len(m1.VL2.Network(nwid).Addresses()) == 1 && len(m2.VL2.Network(nwid).Addresses()) == 1
 	})
-	s1, _ := attach(b, m1.VL2.Network(nwid))
-	s2, _ := attach(b, m2.VL2.Network(nwid))
-	fa := tcpip.FullAddress{Addr: tcpip.AddrFromSlice(ipv4Of(b, m2.VL2.Network(nwid)).AsSlice()), Port: 9}
+	s1, _ = attach(b, m1.VL2.Network(nwid))
+	s2, _ = attach(b, m2.VL2.Network(nwid))
+	fa = tcpip.FullAddress{Addr: tcpip.AddrFromSlice(ipv4Of(b, m2.VL2.Network(nwid)).AsSlice()), Port: port}
+	return s1, s2, fa
+}
+
+// BenchmarkTCP: TCP throughput between two members' gVisor stacks over
+// ZeroTier on 127.0.0.1 (random payload, private network, encrypted).
+func BenchmarkTCP(b *testing.B) {
+	s1, s2, fa := benchPair(b, 9)
 	ln, err := gonet.ListenTCP(s2.Stack, fa, ipv4.ProtocolNumber)
 	if err != nil {
 		b.Fatal(err)
@@ -260,4 +268,12 @@ func BenchmarkTCP(b *testing.B) {
 	if got := <-done; got != int64(b.N)*int64(len(buf)) {
 		b.Fatalf("received %d of %d bytes", got, int64(b.N)*int64(len(buf)))
 	}
+}
+
+// BenchmarkTCPConnections: what a new connection costs in netstack and the
+// node alone, without a supervisor, a trap or a program: short exchanges
+// between two members' stacks over ZeroTier on 127.0.0.1.
+func BenchmarkTCPConnections(b *testing.B) {
+	s1, s2, fa := benchPair(b, 80)
+	netstacktest.ShortConnections(b, s1.Stack, s2.Stack, fa)
 }
