@@ -51,9 +51,15 @@ func TestShortConnectionsDoNotStall(t *testing.T) {
 	}
 }
 
-// BenchmarkShortConnections: what a new connection costs in gVisor alone:
-// short exchanges between two stacks joined by a cable in memory.
+// BenchmarkShortConnections: what a new connection costs in gVisor alone
+// (short exchanges between two stacks joined by a cable in memory), beside
+// the same exchanges on the host kernel's loopback.
 func BenchmarkShortConnections(b *testing.B) {
+	b.Run("kernel", netstacktest.KernelShortConnections)
+	b.Run("gvisor", benchmarkGvisorShortConnections)
+}
+
+func benchmarkGvisorShortConnections(b *testing.B) {
 	pa, pb := newPipe()
 	b.Cleanup(func() { close(pa.done); close(pb.done) })
 	var st [2]*Stack

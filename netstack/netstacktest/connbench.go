@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"context"
 	"io"
+	"net"
 	"syscall"
 	"testing"
 	"time"
@@ -26,6 +27,25 @@ func ShortConnections(b *testing.B, client, server *stack.Stack, fa tcpip.FullAd
 	if err != nil {
 		b.Fatal(err)
 	}
+	shortConnections(b, ln, func() (net.Conn, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
+		defer cancel()
+		return gonet.DialContextTCP(ctx, client, fa, ipv4.ProtocolNumber)
+	})
+}
+
+// KernelShortConnections is ShortConnections over the host kernel's
+// 127.0.0.1: the baseline.
+func KernelShortConnections(b *testing.B) {
+	ln, err := net.Listen("tcp4", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	d := net.Dialer{Timeout: 15 * time.Second}
+	shortConnections(b, ln, func() (net.Conn, error) { return d.Dial("tcp4", ln.Addr().String()) })
+}
+
+func shortConnections(b *testing.B, ln net.Listener, dial func() (net.Conn, error)) {
 	defer ln.Close()
 	req, answer := bytes.Repeat([]byte("q"), 80), bytes.Repeat([]byte("a"), 150)
 	go func() {
@@ -48,9 +68,7 @@ func ShortConnections(b *testing.B, client, server *stack.Stack, fa tcpip.FullAd
 	b.SetParallelism(8)
 	b.RunParallel(func(pb *testing.PB) {
 		for pb.Next() {
-			ctx, cancel := context.WithTimeout(context.Background(), 15*time.Second)
-			c, err := gonet.DialContextTCP(ctx, client, fa, ipv4.ProtocolNumber)
-			cancel()
+			c, err := dial()
 			if err != nil {
 				b.Error(err)
 				return
