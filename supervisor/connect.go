@@ -150,6 +150,10 @@ func (so *socket) connectStream(c *call, addr tcpip.FullAddress, unspec bool, du
 	}
 	fl, _ := rawGetfl(dup)
 	nonblock := fl&unix.O_NONBLOCK != 0
+	// What the program wrote before connecting is not the connection's
+	// (Linux failed those writes with EPIPE): it would go out ahead of the
+	// program's data, and shift the filler the pump drops.
+	so.peer.control(discardQueued)
 
 	e, ch := waiter.NewChannelEntry(waiter.EventOut | waiter.EventHUp | waiter.EventErr)
 	so.wq.EventRegister(&e)
@@ -246,6 +250,20 @@ func progSndbuf(fd int, set bool) int {
 		sndbufDefault.until.Store(now + int64(time.Second))
 	}
 	return v
+}
+
+// discardQueued drops what fd, our end of a pair, holds, without waiting.
+func discardQueued(fd int) {
+	var b [4096]byte
+	for {
+		n, err := rawRecvNoWait(fd, b[:])
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil || n < len(b) {
+			return
+		}
+	}
 }
 
 // filler is only ever sent, never written: one for all connects.
