@@ -237,6 +237,16 @@ func (c *call) waitFDUntil(fd int, events int16, deadline time.Time) bool {
 			}
 			ms = min(ms, int(left/time.Millisecond)+1)
 		}
+		// In Go's poller (fdwait.go); poll(2) only for an fd epoll refuses.
+		if ready, ok := c.s.peers.watchFD(fd, events, time.Duration(ms)*time.Millisecond); ok {
+			if ready {
+				return true
+			}
+			if !c.valid() {
+				return false
+			}
+			continue
+		}
 		n, err := unix.Poll(p, ms)
 		if n > 0 {
 			return true
