@@ -5,7 +5,7 @@ package main
 // --nwid; ZeroTier over UDP on 127.0.0.1), and, with ZT_REF_BIN, two
 // ZeroTier One members with kernel taps in network namespaces. The same
 // programs measure each: iperf3 (1 and 4 streams), wrk against nginx with a
-// new connection per request, ping.
+// new connection per request, ping; and the peak memory of the two nodes.
 
 import (
 	"encoding/json"
@@ -28,6 +28,9 @@ type pair struct {
 	name   string
 	host   string
 	client func(script string) (string, error)
+	// peakRSS, if not nil, gives the peak RSS in MB over the whole benchmark
+	// of the server's node and the client's.
+	peakRSS func() (a, b float64)
 }
 
 func pairsBench(ztncRun, dir string, rounds int) {
@@ -45,8 +48,9 @@ func pairsBench(ztncRun, dir string, rounds int) {
 
 	// Plain loopback, on ports free on the host.
 	ipPort, httpPort := freePort(), freePort()
-	atExit(startServers(dir, "lo", ipPort, httpPort, nil, nil))
-	pairs = append(pairs, pair{"loopback", "127.0.0.1", func(s string) (string, error) {
+	stop, _ := startServers(dir, "lo", ipPort, httpPort, nil, nil)
+	atExit(stop)
+	pairs = append(pairs, pair{name: "loopback", host: "127.0.0.1", client: func(s string) (string, error) {
 		return output(exec.Command("sh", "-c", s))
 	}})
 	lo := pairs[0]
@@ -79,7 +83,8 @@ func pairsBench(ztncRun, dir string, rounds int) {
 	addrs := filepath.Join(dir, "addrs")
 	zArgv := []string{ztncRun, "-d", filepath.Join(dir, "home-a"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c",
 		`echo "$ZTNC_ADDRS" > ` + addrs + `.tmp && mv ` + addrs + `.tmp ` + addrs + `; exec sh -c "$0"`}
-	atExit(startServers(dir, "ztnc", 5201, 8088, zArgv, profEnv("a")))
+	stop, pidA := startServers(dir, "ztnc", 5201, 8088, zArgv, profEnv("a"))
+	atExit(stop)
 	var host string
 	for i := 0; i < 600 && host == ""; i++ {
 		time.Sleep(100 * time.Millisecond)
@@ -93,11 +98,18 @@ func pairsBench(ztncRun, dir string, rounds int) {
 	if host == "" {
 		fail("node A got no address on the lab network")
 	}
-	pairs = append(pairs, pair{"ztnc nodes", host, func(s string) (string, error) {
+	var peakB float64 // node B is a new ztnc-run each round
+	pairs = append(pairs, pair{name: "ztnc nodes", host: host, client: func(s string) (string, error) {
 		c := exec.Command(ztncRun, "-d", filepath.Join(dir, "home-b"), "--planet", planet, "--nwid", nwid, "--", "sh", "-c", s)
 		c.Env = append(os.Environ(), profEnv("b")...)
-		return output(c)
-	}})
+		out, err := output(c)
+		// The peak of the process tree's largest member: ztnc-run itself
+		// (stack, supervisor and node), not sh, wrk or iperf3.
+		if ru, ok := c.ProcessState.SysUsage().(*syscall.Rusage); ok {
+			peakB = max(peakB, float64(ru.Maxrss)/1024)
+		}
+		return out, err
+	}, peakRSS: func() (float64, float64) { return peakRSSOf(pidA), peakB }})
 
 	// Two reference members.
 	if bin := os.Getenv("ZT_REF_BIN"); bin != "" {
@@ -108,13 +120,15 @@ func pairsBench(ztncRun, dir string, rounds int) {
 			fail("reference network: %v", err)
 		}
 		atExit(l.Close)
-		if _, err := l.AddMember(); err != nil {
+		b, err := l.AddMember()
+		if err != nil {
 			fail("reference member: %v", err)
 		}
-		atExit(startServers(dir, "ref", 5201, 8088, []string{"ip", "netns", "exec", l.NSA, "sh", "-c", `exec sh -c "$0"`}, nil))
-		pairs = append(pairs, pair{"zerotier-one", l.A.IP4.String(), func(s string) (string, error) {
+		stop, _ := startServers(dir, "ref", 5201, 8088, []string{"ip", "netns", "exec", l.NSA, "sh", "-c", `exec sh -c "$0"`}, nil)
+		atExit(stop)
+		pairs = append(pairs, pair{name: "zerotier-one", host: l.A.IP4.String(), client: func(s string) (string, error) {
 			return output(exec.Command("ip", "netns", "exec", l.NSB, "sh", "-c", s))
-		}})
+		}, peakRSS: func() (float64, float64) { return peakRSSOf(l.A.Pid()), peakRSSOf(b.Pid()) }})
 	}
 	time.Sleep(500 * time.Millisecond)
 
@@ -136,15 +150,19 @@ func pairsBench(ztncRun, dir string, rounds int) {
 		}
 	}
 	med := make([]result, len(pairs))
-	for i := range pairs {
+	for i, p := range pairs {
 		med[i] = result{}
 		merge(med[i], all[i])
+		if p.peakRSS != nil {
+			med[i]["rssA_MB"], med[i]["rssB_MB"] = p.peakRSS()
+		}
 	}
 
 	fmt.Printf("\nTwo programs on two hosts of one network: median of %d rounds, %d s each measure\n", rounds, secs)
 	fmt.Println("(ztnc nodes: each a ztnc-run --nwid, ZeroTier over UDP on 127.0.0.1; zerotier-one: two reference")
 	fmt.Println(" members with kernel taps in network namespaces. iperf3; wrk -t1 -c16 with a new connection per")
-	fmt.Println(" request against nginx, and the machine's busy CPU time over its requests; ping -i 0.2)")
+	fmt.Println(" request against nginx, and the machine's busy CPU time over its requests; ping -i 0.2; the peak")
+	fmt.Println(" RSS of each node's process over the whole benchmark: ztnc-run, or zerotier-one without the kernel)")
 	fmt.Println()
 	fmt.Printf("%-30s", "measure")
 	for _, p := range pairs {
@@ -164,20 +182,31 @@ func pairsBench(ztncRun, dir string, rounds int) {
 		{"HTTP new conns (req/s)", "rps", true},
 		{"HTTP CPU per request (us)", "cpu_us", false},
 		{"ping RTT avg (ms)", "rtt_ms", false},
+		{"peak RSS, server node (MB)", "rssA_MB", false},
+		{"peak RSS, client node (MB)", "rssB_MB", false},
 	} {
 		fmt.Printf("%-30s", r.name)
 		for i := range pairs {
-			fmt.Printf(" %13s", fmtv(med[i][r.key], ""))
-		}
-		ratio := func(a, b float64) float64 {
-			if r.higherBetter {
-				return a / b
+			v, ok := med[i][r.key]
+			if !ok {
+				fmt.Printf(" %13s", "-") // loopback has no node
+				continue
 			}
-			return b / a
+			fmt.Printf(" %13s", fmtv(v, ""))
 		}
-		fmt.Printf(" %12.3f", ratio(med[1][r.key], med[0][r.key]))
+		ratio := func(i int) string {
+			a, b := med[1][r.key], med[i][r.key]
+			if a == 0 || b == 0 {
+				return "-"
+			}
+			if r.higherBetter {
+				return fmt.Sprintf("%.3f", a/b)
+			}
+			return fmt.Sprintf("%.3f", b/a)
+		}
+		fmt.Printf(" %12s", ratio(0))
 		if len(pairs) > 2 {
-			fmt.Printf(" %12.3f", ratio(med[1][r.key], med[2][r.key]))
+			fmt.Printf(" %12s", ratio(2))
 		}
 		fmt.Println()
 	}
@@ -189,8 +218,8 @@ func pairsBench(ztncRun, dir string, rounds int) {
 
 // startServers runs iperf3 -s and nginx (a config of its own under dir),
 // under wrap (argv ending in sh -c '…"$0"'; nil: directly) with env added,
-// and returns their stop.
-func startServers(dir, name string, ipPort, httpPort int, wrap, env []string) func() {
+// and returns their stop and the pid of wrap's process.
+func startServers(dir, name string, ipPort, httpPort int, wrap, env []string) (stop func(), pid int) {
 	d := filepath.Join(dir, "nginx-"+name)
 	os.MkdirAll(d, 0o755)
 	conf := fmt.Sprintf(`worker_processes 1;
@@ -228,7 +257,22 @@ http {
 			syscall.Kill(-c.Process.Pid, syscall.SIGKILL)
 			<-done
 		}
+	}, c.Process.Pid
+}
+
+// peakRSSOf is a running process's peak RSS (VmHWM) in MB; 0 if unknown.
+func peakRSSOf(pid int) float64 {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0
 	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmHWM:"); ok {
+			kb, _ := strconv.ParseFloat(strings.TrimSuffix(strings.TrimSpace(v), " kB"), 64)
+			return kb / 1024
+		}
+	}
+	return 0
 }
 
 // clientScript waits for the servers, then measures; sections are marked

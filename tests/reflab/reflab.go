@@ -218,6 +218,9 @@ func (n *Node) CLI(args ...string) ([]byte, error) {
 	return exec.Command("ip", a...).Output()
 }
 
+// Pid is the node's zerotier-one process (ip netns exec execs it).
+func (n *Node) Pid() int { return n.cmd.Process.Pid }
+
 // Log is a node's zerotier-one output so far.
 func (l *Lab) Log(n *Node) string {
 	return string(mustRead(filepath.Join(l.Dir, "zerotier-one-"+n.Name+".log")))
