@@ -248,6 +248,17 @@ func run(args []string) int {
 			defer pprof.StopCPUProfile()
 		}
 	}
+	if path := os.Getenv("ZTNC_MEMPROFILE"); path != "" {
+		// For developers: a heap profile, written at exit. Its in-use figures
+		// are those of the last collection, so of the load, not of the idle
+		// end: `go tool pprof -sample_index=inuse_space`.
+		defer func() {
+			if f, err := os.Create(path); err == nil {
+				pprof.Lookup("heap").WriteTo(f, 0)
+				f.Close()
+			}
+		}()
+	}
 	if path := os.Getenv("ZTNC_TRACE"); path != "" {
 		// For developers: a Go execution trace (go tool trace), written at
 		// exit; -pprof=sched shows which wake-ups wait for a thread.
