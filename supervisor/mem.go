@@ -78,23 +78,53 @@ func writeMem(pid int, addr uint64, b []byte) unix.Errno {
 	return 0
 }
 
-// writeMem2 writes a at addrA, then b at addrB, as writeMem would one after
-// the other (stopping at the first that faults), in one system call when it
-// can.
-func writeMem2(pid int, addrA uint64, a []byte, addrB uint64, b []byte) unix.Errno {
-	if fastMem() && len(a) > 0 && len(b) > 0 && addrA != 0 && addrB != 0 {
-		local := []unix.Iovec{{Base: &a[0], Len: uint64(len(a))}, {Base: &b[0], Len: uint64(len(b))}}
-		remote := []unix.RemoteIovec{{Base: uintptr(addrA), Len: len(a)}, {Base: uintptr(addrB), Len: len(b)}}
-		if m, err := rawProcessVM(unix.SYS_PROCESS_VM_WRITEV, pid, local, remote); err == nil && m == len(a)+len(b) {
+// memWrite is one piece of a writeMemV: b goes to addr.
+type memWrite struct {
+	addr uint64
+	b    []byte
+}
+
+// maxMemWrites is how many pieces writeMemV writes with one system call.
+const maxMemWrites = 8
+
+// writeMemV writes the pieces in order as writeMem would one after the
+// other (stopping at the first that faults), in one system call when it
+// can: a datagram's recvmsg answer is its data, name, name length, control
+// messages and flags.
+func writeMemV(pid int, w []memWrite) unix.Errno {
+	if fastMem() && len(w) <= maxMemWrites {
+		var local [maxMemWrites]unix.Iovec
+		var remote [maxMemWrites]unix.RemoteIovec
+		n, total, ok := 0, 0, true
+		for _, p := range w {
+			if len(p.b) == 0 {
+				continue
+			}
+			if p.addr == 0 {
+				ok = false
+				break
+			}
+			local[n] = unix.Iovec{Base: &p.b[0], Len: uint64(len(p.b))}
+			remote[n] = unix.RemoteIovec{Base: uintptr(p.addr), Len: len(p.b)}
+			n, total = n+1, total+len(p.b)
+		}
+		if ok && n == 0 {
 			return 0
+		}
+		if ok {
+			if m, err := rawProcessVM(unix.SYS_PROCESS_VM_WRITEV, pid, local[:n], remote[:n]); err == nil && m == total {
+				return 0
+			}
 		}
 		// A fault or a short write: one at a time says which, and writes
 		// what the kernel would have.
 	}
-	if e := writeMem(pid, addrA, a); e != 0 {
-		return e
+	for _, p := range w {
+		if e := writeMem(pid, p.addr, p.b); e != 0 {
+			return e
+		}
 	}
-	return writeMem(pid, addrB, b)
+	return 0
 }
 
 func readU32(pid int, addr uint64) (uint32, unix.Errno) {
@@ -184,6 +214,21 @@ func scatter(pid int, v []iovec, b []byte) (int, unix.Errno) {
 		done += n
 	}
 	return done, 0
+}
+
+// scatterPieces appends to w the pieces that lay b out over v, as scatter
+// writes them, and returns how many bytes they hold.
+func scatterPieces(w []memWrite, v []iovec, b []byte) ([]memWrite, int) {
+	done := 0
+	for _, io := range v {
+		if done == len(b) {
+			break
+		}
+		n := int(min(io.len, uint64(len(b)-done)))
+		w = append(w, memWrite{io.base, b[done : done+n]})
+		done += n
+	}
+	return w, done
 }
 
 // iovLen is the iovecs' total length, saturated at maxCopy.

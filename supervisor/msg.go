@@ -147,36 +147,29 @@ func (s *Supervisor) sysSendmmsg(c *call) {
 
 // recvInto completes one recvmsg into the msghdr at p from datagram r.
 func (so *socket) recvInto(pid int, p uint64, m msghdr, iov []iovec, r received) (int, unix.Errno) {
-	n, e := scatter(pid, iov, r.data)
-	if e != 0 {
-		return 0, e
-	}
+	var pieces [maxMemWrites]memWrite
+	w, n := scatterPieces(pieces[:0], iov, r.data)
 	flags := uint32(0)
 	if n < r.full {
 		flags |= unix.MSG_TRUNC
 	}
+	var namelen [4]byte
 	if m.name != 0 {
 		sa := encodeAddr(r.from, so.fam)
-		if e := writeMem(pid, m.name, sa[:min(int(min(m.namelen, sizeofSockaddrStorage)), len(sa))]); e != 0 {
-			return 0, e
-		}
-		if e := writeU32(pid, p+8, uint32(len(sa))); e != 0 {
-			return 0, e
-		}
+		binary.LittleEndian.PutUint32(namelen[:], uint32(len(sa)))
+		w = append(w, memWrite{m.name, sa[:min(int(min(m.namelen, sizeofSockaddrStorage)), len(sa))]},
+			memWrite{p + 8, namelen[:]})
 	}
 	cmsgs, trunc := so.controlMessages(r.cm, m.controllen)
 	if trunc {
 		flags |= unix.MSG_CTRUNC
 	}
-	if len(cmsgs) > 0 {
-		if e := writeMem(pid, m.control, cmsgs); e != 0 {
-			return 0, e
-		}
-	}
+	w = append(w, memWrite{m.control, cmsgs})
 	var tail [12]byte // msg_controllen, msg_flags
 	binary.LittleEndian.PutUint64(tail[:], uint64(len(cmsgs)))
 	binary.LittleEndian.PutUint32(tail[8:], flags)
-	if e := writeMem(pid, p+40, tail[:]); e != 0 {
+	w = append(w, memWrite{p + 40, tail[:]})
+	if e := writeMemV(pid, w); e != 0 {
 		return 0, e
 	}
 	return n, 0

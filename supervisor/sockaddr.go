@@ -121,5 +121,5 @@ func putAddrLen(pid int, addrPtr, lenPtr uint64, l uint32, sa []byte) unix.Errno
 	n := min(int(l), len(sa))
 	var lb [4]byte
 	binary.LittleEndian.PutUint32(lb[:], uint32(len(sa)))
-	return writeMem2(pid, addrPtr, sa[:n], lenPtr, lb[:])
+	return writeMemV(pid, []memWrite{{addrPtr, sa[:n]}, {lenPtr, lb[:]}})
 }
