@@ -351,6 +351,10 @@ type received struct {
 	from  tcpip.FullAddress
 	cm    tcpip.ReceivableControlMessages
 	known bool
+	// stamps are the receive timestamps' control messages, whole: the
+	// program's SO_TIMESTAMP* options are set on its AF_UNIX end (they are
+	// not ours: sockopt.go), whose kernel stamps what we deliver.
+	stamps []byte
 }
 
 // recvBufs holds receive buffers of the largest datagram: allocating and
@@ -367,11 +371,15 @@ func (so *socket) recvDatagram(dup int, size int, flags int) (received, unix.Err
 	bp := recvBufs.Get().(*[]byte)
 	defer recvBufs.Put(bp)
 	buf := *bp
-	n, _, _, _, err := unix.Recvmsg(dup, buf, nil, flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
+	var oob [64]byte // room for one timestamp (SCM_TIMESTAMPING's three: 64)
+	n, oobn, _, _, err := unix.Recvmsg(dup, buf, oob[:], flags&unix.MSG_PEEK|unix.MSG_DONTWAIT)
 	if err != nil {
 		return received{}, err.(unix.Errno)
 	}
 	r := received{full: n, data: bytes.Clone(buf[:min(n, size)])}
+	if oobn > 0 {
+		r.stamps = timestampMessages(oob[:oobn])
+	}
 	var ent srcEntry
 	ent, r.known = so.sources.take(buf[:n], flags&unix.MSG_PEEK != 0)
 	r.from, r.cm = ent.addr, ent.cm
@@ -383,6 +391,26 @@ func (so *socket) recvDatagram(dup int, size int, flags int) (received, unix.Err
 		so.mu.Unlock()
 	}
 	return r, 0
+}
+
+// timestampMessages keeps the receive timestamps of the control messages
+// in b (an AF_UNIX end gives no others unasked).
+func timestampMessages(b []byte) []byte {
+	msgs, err := unix.ParseSocketControlMessage(b)
+	if err != nil {
+		return nil
+	}
+	var out []byte
+	for _, m := range msgs {
+		if m.Header.Level != unix.SOL_SOCKET {
+			continue
+		}
+		switch m.Header.Type {
+		case unix.SCM_TIMESTAMP, unix.SCM_TIMESTAMPNS, unix.SCM_TIMESTAMPING:
+			out = append(out, cmsg(m.Header.Level, m.Header.Type, m.Data)...)
+		}
+	}
+	return out
 }
 
 // sysRecvfrom: recvfrom(fd, buf, len, flags, addr, addrlen) with an address.

@@ -160,7 +160,7 @@ func (so *socket) recvInto(pid int, p uint64, m msghdr, iov []iovec, r received)
 		w = append(w, memWrite{m.name, sa[:min(int(min(m.namelen, sizeofSockaddrStorage)), len(sa))]},
 			memWrite{p + 8, namelen[:]})
 	}
-	cmsgs, trunc := so.controlMessages(r.cm, m.controllen)
+	cmsgs, trunc := so.controlMessages(r.stamps, r.cm, m.controllen)
 	if trunc {
 		flags |= unix.MSG_CTRUNC
 	}
@@ -175,24 +175,26 @@ func (so *socket) recvInto(pid int, p uint64, m msghdr, iov []iovec, r received)
 	return n, 0
 }
 
-// controlMessages lays out the ancillary data the socket asked for
-// (IP_PKTINFO, IPV6_RECVPKTINFO, IP_RECVTTL, IPV6_RECVHOPLIMIT) in at most
-// room bytes; DNS servers such as dnsmasq need the packet info.
-func (so *socket) controlMessages(cm tcpip.ReceivableControlMessages, room uint64) ([]byte, bool) {
+// controlMessages lays out the ancillary data the socket asked for (the
+// receive timestamps in stamps, then IP_PKTINFO, IPV6_RECVPKTINFO,
+// IP_RECVTTL, IPV6_RECVHOPLIMIT) in at most room bytes; DNS servers such as
+// dnsmasq need the packet info, ping and NTP clients the timestamps.
+func (so *socket) controlMessages(stamps []byte, cm tcpip.ReceivableControlMessages, room uint64) ([]byte, bool) {
 	var out []byte
 	trunc := false
 	add := func(level, typ int32, data []byte) {
-		space := 16 + (len(data)+7)&^7
-		if uint64(len(out)+space) > room {
+		h := cmsg(level, typ, data)
+		if uint64(len(out)+len(h)) > room {
 			trunc = true
 			return
 		}
-		h := make([]byte, space)
-		binary.LittleEndian.PutUint64(h, uint64(16+len(data)))
-		binary.LittleEndian.PutUint32(h[8:], uint32(level))
-		binary.LittleEndian.PutUint32(h[12:], uint32(typ))
-		copy(h[16:], data)
 		out = append(out, h...)
+	}
+	// The timestamps first, as Linux puts them.
+	if uint64(len(stamps)) <= room {
+		out = append(out, stamps...)
+	} else if len(stamps) > 0 {
+		trunc = true
 	}
 	opts := so.ep.SocketOptions()
 	if opts.GetReceivePacketInfo() && cm.HasIPPacketInfo {
@@ -221,6 +223,16 @@ func (so *socket) controlMessages(cm tcpip.ReceivableControlMessages, room uint6
 		add(unix.IPPROTO_IPV6, unix.IPV6_HOPLIMIT, intBytes(int(cm.HopLimit)))
 	}
 	return out, trunc
+}
+
+// cmsg lays out one control message, padded to its space.
+func cmsg(level, typ int32, data []byte) []byte {
+	h := make([]byte, 16+(len(data)+7)&^7)
+	binary.LittleEndian.PutUint64(h, uint64(16+len(data)))
+	binary.LittleEndian.PutUint32(h[8:], uint32(level))
+	binary.LittleEndian.PutUint32(h[12:], uint32(typ))
+	copy(h[16:], data)
+	return h
 }
 
 func ip4(a tcpip.Address) []byte {

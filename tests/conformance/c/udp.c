@@ -253,5 +253,41 @@ int main(void)
 	EXPECT(late <= 2 && unready <= 2);
 	close(d);
 	close(e);
+
+	/* 15. receive timestamps: SO_TIMESTAMP (timeval), SO_TIMESTAMPNS
+	 * (timespec, and it wins when both are set), before IP_PKTINFO */
+	int one = 1;
+	CK(setsockopt(s, SOL_SOCKET, SO_TIMESTAMP, &one, sizeof one));
+	for (int round = 0; round < 3; round++) {
+		if (round == 1)
+			CK(setsockopt(s, SOL_SOCKET, SO_TIMESTAMPNS, &one, sizeof one));
+		if (round == 2)
+			CK(setsockopt(s, IPPROTO_IP, IP_PKTINFO, &one, sizeof one));
+		CK(sendto(c, "t", 1, 0, (struct sockaddr *)&sa, sizeof(struct sockaddr_in)));
+		union { char b[256]; struct cmsghdr a; } cb;
+		struct iovec io = {buf, sizeof buf};
+		struct msghdr mh = {.msg_iov = &io, .msg_iovlen = 1, .msg_control = cb.b, .msg_controllen = sizeof cb.b};
+		CK(recvmsg(s, &mh, 0));
+		struct timespec now;
+		clock_gettime(CLOCK_REALTIME, &now);
+		char list[200] = "";
+		for (struct cmsghdr *h = CMSG_FIRSTHDR(&mh); h; h = CMSG_NXTHDR(&mh, h)) {
+			char one_[64];
+			long long age_ms = -1;
+			if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMP) {
+				struct timeval tv;
+				memcpy(&tv, CMSG_DATA(h), sizeof tv);
+				age_ms = ((long long)now.tv_sec - tv.tv_sec) * 1000 + (now.tv_nsec / 1000 - tv.tv_usec) / 1000;
+			} else if (h->cmsg_level == SOL_SOCKET && h->cmsg_type == SCM_TIMESTAMPNS) {
+				struct timespec ts;
+				memcpy(&ts, CMSG_DATA(h), sizeof ts);
+				age_ms = ((long long)now.tv_sec - ts.tv_sec) * 1000 + (now.tv_nsec - ts.tv_nsec) / 1000000;
+			}
+			snprintf(one_, sizeof one_, " %d/%d/len=%zu%s", h->cmsg_level, h->cmsg_type, (size_t)h->cmsg_len,
+			         age_ms < 0 ? "" : (age_ms <= 5000 ? "/recent" : "/stale"));
+			strncat(list, one_, sizeof list - strlen(list) - 1);
+		}
+		OUT("timestamps_round%d: cmsgs:%s", round, list);
+	}
 	return finish("udp");
 }
