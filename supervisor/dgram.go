@@ -394,7 +394,7 @@ func (so *socket) recvDatagram(dup int, size int, flags int) (received, unix.Err
 }
 
 // timestampMessages keeps the receive timestamps of the control messages
-// in b (an AF_UNIX end gives no others unasked).
+// in b: not the AF_UNIX end's own (credentials, fds), which are ours.
 func timestampMessages(b []byte) []byte {
 	msgs, err := unix.ParseSocketControlMessage(b)
 	if err != nil {
@@ -406,7 +406,8 @@ func timestampMessages(b []byte) []byte {
 			continue
 		}
 		switch m.Header.Type {
-		case unix.SCM_TIMESTAMP, unix.SCM_TIMESTAMPNS, unix.SCM_TIMESTAMPING:
+		case unix.SCM_TIMESTAMP, unix.SCM_TIMESTAMPNS, unix.SCM_TIMESTAMPING,
+			unix.SO_TIMESTAMP_NEW, unix.SO_TIMESTAMPNS_NEW, unix.SO_TIMESTAMPING_NEW: // their SCM_ types
 			out = append(out, cmsg(m.Header.Level, m.Header.Type, m.Data)...)
 		}
 	}
