@@ -3,7 +3,6 @@ package supervisor
 import (
 	"os"
 	"testing"
-	"unsafe"
 
 	"golang.org/x/sys/unix"
 )
@@ -13,15 +12,10 @@ import (
 // separate writes would; empty pieces are skipped, even at NULL.
 func TestWriteMemV(t *testing.T) {
 	page := os.Getpagesize()
-	m, err := unix.Mmap(-1, 0, 2*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
+	m, base := testPages(t, 2)
 	if err := unix.Mprotect(m[page:], unix.PROT_READ); err != nil {
 		t.Fatal(err)
 	}
-	base := uint64(uintptr(unsafe.Pointer(&m[0])))
 	pid := os.Getpid()
 
 	ok := []memWrite{{base, []byte("data")}, {0, nil}, {base + 100, []byte("name")}, {base + 200, []byte{7}}}

@@ -12,12 +12,7 @@ import (
 // /proc/PID/mem alone would read a PROT_NONE page and write a read-only one.
 func TestProcMemProtections(t *testing.T) {
 	page := os.Getpagesize()
-	m, err := unix.Mmap(-1, 0, 3*page, unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer unix.Munmap(m)
-	base := uint64(uintptr(unsafe.Pointer(&m[0])))
+	m, base := testPages(t, 3)
 	copy(m, "hello")
 	if err := unix.Mprotect(m[page:2*page], unix.PROT_NONE); err != nil {
 		t.Fatal(err)
@@ -58,4 +53,16 @@ func TestProcMemProtections(t *testing.T) {
 	if mappedText(fd, base+uint64(page), base+uint64(page)+1, false) {
 		t.Error("mappedText: a PROT_NONE page accepted")
 	}
+}
+
+// testPages maps n writable pages of our own for a memory access test, and
+// their address.
+func testPages(t *testing.T, n int) ([]byte, uint64) {
+	t.Helper()
+	m, err := unix.Mmap(-1, 0, n*os.Getpagesize(), unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_ANONYMOUS)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { unix.Munmap(m) })
+	return m, uint64(uintptr(unsafe.Pointer(&m[0])))
 }
