@@ -1,7 +1,6 @@
 package supervisor
 
 import (
-	"io"
 	"strings"
 	"testing"
 	"time"
@@ -28,22 +27,7 @@ func TestPumpDropsConnectFiller(t *testing.T) {
 		unix.Write(prog, []byte(strings.Repeat("f", fill-3000)+"hello"))
 		unix.Close(prog)
 	}()
-	rs := &socket{ep: r, wq: rwq}
-	var out []byte
-	buf := make([]byte, 64)
-	for {
-		n, terr := rs.epRead(buf)
-		out = append(out, buf[:n]...)
-		if terr != nil {
-			if _, eof := terr.(*tcpip.ErrClosedForReceive); !eof {
-				t.Fatalf("read: %v", terr)
-			}
-			break
-		}
-		if n == 0 {
-			t.Fatal(io.ErrNoProgress)
-		}
-	}
+	out := readToEOF(t, &socket{ep: r, wq: rwq})
 	if string(out) != "hello" {
 		t.Fatalf("the remote read %d bytes (%.20q…), want %q", len(out), out, "hello")
 	}

@@ -156,7 +156,12 @@ func acceptAndReadAll(t *testing.T, l tcpip.Endpoint, lwq *waiter.Queue) string 
 		t.Fatalf("accept: %v", err)
 	}
 	defer ep.Close()
-	so := &socket{ep: ep, wq: wq}
+	return readToEOF(t, &socket{ep: ep, wq: wq})
+}
+
+// readToEOF reads so's endpoint to EOF.
+func readToEOF(t *testing.T, so *socket) string {
+	t.Helper()
 	var out []byte
 	buf := make([]byte, 64)
 	for {
